@@ -1,0 +1,30 @@
+"""The `betenet` command. Each verb lives with the code it drives; this file only wires them up."""
+
+from __future__ import annotations
+
+import typer
+
+from betenet import __version__
+
+app = typer.Typer(
+    name="betenet",
+    help="Find conventional superconductors: Quantum ESPRESSO electron-phonon workflows and the "
+    "BETE-NET model trained on their results.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"betenet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """betenet command line."""
