@@ -38,3 +38,54 @@ def pytest_sessionfinish(session, exitstatus):
         session.config.get_terminal_writer().line(
             "ERROR: no tests ran (empty selection) — this is a failure, not a pass", red=True, bold=True
         )
+
+
+# --- secantusdb: a real MongoDB-wire server for store/workflow tests (separate process, never imported)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def secantusdb_uri(tmp_path_factory) -> str:
+    """mongodb:// URI of a secantusdb server started for this test session, stopped by PID after."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pymongo
+
+    exe = Path(sys.executable).with_name("secantusd-py")
+    if not exe.is_file():
+        pytest.fail(f"{exe} missing: install the dev extras (scripts/setup --dev)")
+    port = _free_port()
+    data = tmp_path_factory.mktemp("secantusdb")
+    log = (data / "server.log").open("w")
+    cmd = [str(exe), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(data / "db"), "--standalone"]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    uri = f"mongodb://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            pymongo.MongoClient(uri, serverSelectionTimeoutMS=500).admin.command("ping")
+            break
+        except pymongo.errors.PyMongoError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"secantusdb did not answer on {uri}; log: {data / 'server.log'}")
+            time.sleep(0.2)
+    yield uri
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    log.close()

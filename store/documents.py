@@ -1,0 +1,249 @@
+"""The electron-phonon document: the contract between the DFT half and the ML half.
+
+One `ElectronPhononDoc` per (structure, method, physics parameters). It carries emmet's structure
+metadata (formula_pretty, elements, chemsys, nsites, symmetry ...) so the store answers the queries
+Materials Project users write, the calculation parameters that make the numbers reproducible, the
+stability verdict, the phonon DOS (total + per site, coarse and fine), α²F for every el-ph smearing
+with the chosen one, the superconducting moments and a status. Unstable and failed materials are
+documents too: they carry a status and a reason instead of spectra, never sentinel numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Literal
+
+import numpy as np
+from emmet.core.structure import StructureMetadata
+from pydantic import BaseModel, Field, field_validator, model_validator
+from emmet.core.types.pymatgen_types.structure_adapter import StructureType
+from pymatgen.core import Structure
+
+from betenet import __version__
+
+Method = Literal["dfpt", "epw"]
+Status = Literal["ok", "unstable", "failed"]
+DOCUMENT_VERSION = 1
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime) -> datetime:
+    """MongoDB hands datetimes back naive (they are stored as UTC)."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+# ---------------------------------------------------------------------------------------------------
+# Spectra
+# ---------------------------------------------------------------------------------------------------
+
+
+class PhononDosData(BaseModel):
+    """Total and site-projected phonon DOS from matdyn.x (`dos=.true.`), frequencies in meV."""
+
+    omega_meV: list[float] = Field(description="Frequency axis, meV (matdyn's cm⁻¹ × 0.12398).")
+    total_states_per_meV: list[float] = Field(description="Total phonon DOS, states/meV per cell.")
+    projected_states_per_meV: list[list[float]] = Field(
+        description="Per-site phonon DOS [n_sites][n_omega], states/meV, in the order of `site_labels`."
+    )
+    site_labels: list[str] = Field(description="One label per site, species + 1-based index, e.g. 'Mg1'.")
+    qgrid: tuple[int, int, int] = Field(description="q-grid of the force constants (ph.x nq1..nq3).")
+    dos_grid: tuple[int, int, int] | None = Field(
+        default=None, description="matdyn's nk1..nk3 interpolation mesh for the DOS."
+    )
+
+    @model_validator(mode="after")
+    def _shapes(self) -> "PhononDosData":
+        n = len(self.omega_meV)
+        if len(self.total_states_per_meV) != n:
+            raise ValueError(f"total DOS has {len(self.total_states_per_meV)} points, omega_meV has {n}")
+        if len(self.projected_states_per_meV) != len(self.site_labels):
+            raise ValueError(
+                f"{len(self.projected_states_per_meV)} projected rows for {len(self.site_labels)} site labels"
+            )
+        for label, row in zip(self.site_labels, self.projected_states_per_meV):
+            if len(row) != n:
+                raise ValueError(f"projected DOS of site {label} has {len(row)} points, omega_meV has {n}")
+        return self
+
+
+class A2FData(BaseModel):
+    """One Eliashberg spectral function α²F(ω) with its moments, for one el-ph smearing."""
+
+    smearing_Ry: float = Field(description="Gaussian smearing of the el-ph double-delta sum, Ry.")
+    smearing_index: int = Field(description="1-based index N of QE's a2F.dosN file.")
+    omega_meV: list[float] = Field(description="Frequency axis, meV (a2F.dosN's Ry × 13605.693).")
+    a2f: list[float] = Field(description="Total α²F(ω), dimensionless.")
+    lambda_: float = Field(description="λ = 2∫α²F/ω dω over this spectrum.")
+    omega_log_K: float = Field(description="Logarithmic average frequency, K.")
+    omega_2_K: float = Field(description="Second-moment frequency sqrt(<ω²>), K.")
+    tc_K: float = Field(description="Allen–Dynes Tc with f1·f2 corrections at `mu_star`, K.")
+    mu_star: float = Field(description="Coulomb pseudopotential used for tc_K.")
+
+
+class QELambdaRow(BaseModel):
+    """QE's own numbers for one smearing (matdyn's `lambda` file / lambda.x): a cross-check."""
+
+    smearing_Ry: float
+    lambda_: float
+    omega_log_K: float | None = None
+    tc_mcmillan_K: float | None = Field(default=None, description="Allen–Dynes-modified McMillan Tc, K.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parameters, stability, provenance
+# ---------------------------------------------------------------------------------------------------
+
+
+class PseudoData(BaseModel):
+    element: str
+    filename: str
+    md5: str = Field(description="md5 of the pseudopotential file used.")
+
+
+class CalculationParameters(BaseModel):
+    """Everything needed to reproduce the numbers (with the structure)."""
+
+    code: str = Field(default="Quantum ESPRESSO")
+    qe_version: str | None = Field(default=None, description="Version printed by pw.x, e.g. '6.7MaX'.")
+    preset: str = Field(description="Preset the parameters started from: test / fast / production.")
+    pseudos: list[PseudoData] = Field(default_factory=list)
+    ecutwfc_Ry: float
+    ecutrho_Ry: float
+    smearing: str = Field(description="Electronic occupation smearing of pw.x, e.g. 'mv'.")
+    degauss_Ry: float
+    kgrid_scf: tuple[int, int, int]
+    kgrid_elph: tuple[int, int, int] | None = Field(
+        default=None, description="Dense k-grid of the la2F scf (a multiple of qgrid_elph)."
+    )
+    qgrid_coarse: tuple[int, int, int] = Field(description="ph.x q-grid of the coarse phonons (CPD).")
+    qgrid_elph: tuple[int, int, int] | None = Field(default=None, description="ph.x el-ph q-grid (FPD).")
+    el_ph_sigma_Ry: float | None = Field(default=None, description="ph.x el_ph_sigma: smearing step, Ry.")
+    el_ph_nsigma: int | None = Field(default=None, description="ph.x el_ph_nsigma: number of smearings.")
+    chosen_smearing_Ry: float | None = Field(default=None, description="Smearing of the reported α²F.")
+    mu_star: float
+    stability_threshold_meV: float
+    q_split: int | None = Field(default=None, description="el-ph ph.x split into this many q-point jobs.")
+    extra: dict = Field(default_factory=dict, description="Any further overrides given by the user.")
+
+
+class StabilityData(BaseModel):
+    """Dynamic-stability verdict from the coarse phonons."""
+
+    stable: bool
+    lowest_frequency_meV: float = Field(
+        description="Lowest phonon frequency found (negative = imaginary), meV; the minimum of the "
+        "q2r/matdyn interpolation and, when run, phonopy's dense mesh."
+    )
+    threshold_meV: float = Field(description="Modes below −threshold count as imaginary.")
+    qgrid: tuple[int, int, int] = Field(description="ph.x q-grid the force constants came from.")
+    ph_lowest_frequency_meV: float | None = Field(
+        default=None, description="Lowest frequency at the ph.x q-points themselves, meV."
+    )
+    phonopy_mesh: tuple[int, int, int] | None = Field(
+        default=None, description="Dense mesh phonopy interpolated the q2r force constants on."
+    )
+    phonopy_lowest_frequency_meV: float | None = None
+    phonopy_pdos_max_deviation: float | None = Field(
+        default=None,
+        description="Max |phonopy − matdyn| of the per-site DOS fractions (∫pdos/∫total): a cross-check.",
+    )
+
+
+class Provenance(BaseModel):
+    flow_uuid: str | None = None
+    job_uuids: dict[str, str] = Field(default_factory=dict, description="step name → jobflow uuid")
+    run_dirs: dict[str, str] = Field(default_factory=dict, description="step name → run directory")
+    wall_times_s: dict[str, float] = Field(default_factory=dict, description="step name → QE wall time")
+    betenet_version: str = Field(default=__version__)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The document
+# ---------------------------------------------------------------------------------------------------
+
+
+class ElectronPhononDoc(StructureMetadata):
+    """Electron-phonon results for one structure (emmet-style; structure metadata inherited)."""
+
+    calc_id: str = Field(description="Identity for idempotent upserts: see `calc_identity`.")
+    structure: StructureType = Field(description="Structure the phonons were computed for (after relax).")
+    input_structure: StructureType | None = Field(default=None, description="Structure before vc-relax.")
+    method: Method = Field(description="Route to α²F: 'dfpt' (ph.x + matdyn) or 'epw'.")
+    status: Status
+    status_reason: str | None = Field(default=None, description="Why status is not 'ok'.")
+    parameters: CalculationParameters
+    stability: StabilityData | None = None
+    phonon_dos_coarse: PhononDosData | None = Field(default=None, description="CPD: 2×2×2 q-grid.")
+    phonon_dos_fine: PhononDosData | None = Field(default=None, description="FPD: el-ph q-grid.")
+    a2f_all: list[A2FData] = Field(default_factory=list, description="α²F for every el-ph smearing.")
+    a2f: A2FData | None = Field(default=None, description="α²F at the chosen smearing.")
+    qe_lambda: list[QELambdaRow] = Field(default_factory=list, description="QE's own λ table.")
+    lambda_: float | None = Field(default=None, description="λ of the chosen α²F.")
+    omega_log_K: float | None = None
+    omega_2_K: float | None = None
+    tc_K: float | None = Field(default=None, description="Allen–Dynes Tc (f1·f2) of the chosen α²F, K.")
+    provenance: Provenance = Field(default_factory=Provenance)
+    document_version: int = DOCUMENT_VERSION
+    created_at: datetime = Field(default_factory=_utcnow)
+    last_updated: datetime = Field(default_factory=_utcnow)
+
+    @field_validator("created_at", "last_updated")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return as_utc(value)
+
+    @model_validator(mode="after")
+    def _status_consistent(self) -> "ElectronPhononDoc":
+        if self.status != "ok" and not self.status_reason:
+            raise ValueError(f"status {self.status!r} needs a status_reason")
+        if self.status == "ok" and (self.a2f is None or self.lambda_ is None):
+            raise ValueError("status 'ok' needs the chosen α²F and λ")
+        if self.status == "unstable" and (self.a2f is not None or self.a2f_all):
+            raise ValueError("an unstable material has no α²F (the el-ph branch does not run)")
+        return self
+
+    @classmethod
+    def from_structure(cls, structure: Structure, **fields) -> "ElectronPhononDoc":
+        """Fill emmet's structure metadata from `structure`, the rest from `fields`."""
+        meta = StructureMetadata.from_structure(structure).model_dump()
+        return cls(**{**meta, "structure": structure, **fields})
+
+    def to_store(self) -> dict:
+        """JSON-safe dict for a maggma Store (datetimes stay datetimes, Mongo stores them natively)."""
+        doc = self.model_dump(mode="json")
+        doc["created_at"] = self.created_at
+        doc["last_updated"] = self.last_updated
+        return doc
+
+
+# ---------------------------------------------------------------------------------------------------
+# Identity
+# ---------------------------------------------------------------------------------------------------
+
+
+def structure_fingerprint(structure: Structure, decimals: int = 4) -> str:
+    """Hash of the Niggli-reduced cell: the same crystal given twice (even with another cell choice
+    of the same size or sites permuted) hashes the same; rounding absorbs float noise."""
+    reduced = structure.get_reduced_structure()
+    lattice = np.round(reduced.lattice.abc + reduced.lattice.angles, decimals).tolist()
+    sites = sorted(
+        (site.species_string, *np.round(np.mod(site.frac_coords + 1e-9, 1.0), decimals).tolist())
+        for site in reduced
+    )
+    payload = json.dumps({"lattice": lattice, "sites": sites}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def calc_identity(structure: Structure, method: str, physics: dict) -> str:
+    """calc_id = hash(reduced structure) + hash(method + physics parameters).
+
+    `physics` holds only the parameters that change the numbers (grids, cutoffs, smearings, pseudos),
+    never paths, pools or timeouts, so re-running on other hardware updates the same document.
+    """
+    params = json.dumps({"method": method, **physics}, sort_keys=True, default=str)
+    return f"{structure_fingerprint(structure)}-{hashlib.sha256(params.encode()).hexdigest()[:12]}"
