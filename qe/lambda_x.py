@@ -1,0 +1,144 @@
+"""lambda.x input writer: λ, ω_log and McMillan Tc from ph.x's per-q el-ph files.
+
+lambda.x (PHonon/PH/lambda.f90) reads list-directed from standard input:
+    emax[THz]  degauss[THz]  ngauss      α²F axis 0..emax; Gaussian (ngauss=0) or M-P smearing over q
+    nks                                  number of irreducible q-points (≤ 200)
+    qx qy qz wk     × nks                q (Cartesian, 2π/alat) and weight; weights are normalised
+    elph file       × nks                ph.x's elph_dir/elph.inp_lambda.<iq>, same order (≤ 80 chars)
+    mu_star                              μ* of the Allen–Dynes-modified McMillan formula
+lambda.x does not check q against the files; the weights (star sizes) carry the physics. It accepts
+at most 50 smearings per file and 100 modes.
+
+`lambda_input_from_ph(directory, structure, ...)` builds the input from a finished ph.x run: the
+irreducible q-points from `<fildyn>0`, their star sizes from the crystal's point group (+ time
+reversal), the elph files in ph.x's order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from betenet.physics import DEFAULT_MU_STAR
+from betenet.qe.structure import as_cell
+
+MAX_QPOINTS = 200
+MAX_FILENAME_CHARS = 80
+ELPH_FILE = "elph_dir/elph.inp_lambda.{index}"
+
+
+def write_lambda_input(
+    qpoints: Sequence[Sequence[float]] | np.ndarray,
+    weights: Sequence[float],
+    elph_files: Sequence[str | Path],
+    *,
+    emax_THz: float,
+    degauss_THz: float = 0.12,
+    ngauss: int = 0,
+    mu_star: float = DEFAULT_MU_STAR,
+) -> str:
+    """The text of a lambda.x input (see the module docstring for the format).
+
+    qpoints: (N, 3) Cartesian in 2π/alat, as ph.x prints them; weights: N star sizes (any
+    normalisation); elph_files: N paths relative to where lambda.x runs. emax_THz must exceed the
+    highest phonon frequency (α²F is cut there).
+    """
+    q = np.asarray(qpoints, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    files = [str(f) for f in elph_files]
+    if q.ndim != 2 or q.shape[1] != 3 or not 1 <= len(q) <= MAX_QPOINTS:
+        raise ValueError(f"qpoints must have shape (N, 3) with 1 ≤ N ≤ {MAX_QPOINTS}, got {q.shape}")
+    if w.shape != (len(q),) or np.any(w <= 0):
+        raise ValueError(f"need {len(q)} positive weights, got {list(weights)!r}")
+    if len(files) != len(q):
+        raise ValueError(f"need one elph file per q-point ({len(q)}), got {len(files)}")
+    too_long = [f for f in files if len(f) > MAX_FILENAME_CHARS or "!" in f]
+    if too_long:
+        raise ValueError(f"lambda.x reads file names of ≤ {MAX_FILENAME_CHARS} characters without '!': {too_long}")
+    if not emax_THz > 0 or not degauss_THz > 0:
+        raise ValueError(f"emax_THz and degauss_THz must be > 0, got {emax_THz!r}, {degauss_THz!r}")
+    if ngauss not in (-99, -1, 0, 1) and ngauss < 1:
+        raise ValueError(f"ngauss={ngauss}: 0 Gaussian, 1.. Methfessel–Paxton, -1 Marzari–Vanderbilt, -99 Fermi–Dirac")
+
+    lines = [f"{emax_THz:.6f} {degauss_THz:.6f} {ngauss}", f"{len(q)}"]
+    lines += [f"{a:.10f} {b:.10f} {c:.10f} {weight:.6f}" for (a, b, c), weight in zip(q, w)]
+    lines += files
+    lines.append(f"{mu_star:.6f}")
+    return "\n".join(lines) + "\n"
+
+
+def lambda_input_from_ph(
+    directory: str | Path,
+    structure,
+    *,
+    fildyn: str = "dyn",
+    emax_THz: float,
+    degauss_THz: float = 0.12,
+    ngauss: int = 0,
+    mu_star: float = DEFAULT_MU_STAR,
+) -> str:
+    """lambda.x input for a finished ph.x el-ph run in `directory` (lambda.x must run there too)."""
+    directory = Path(directory)
+    qgrid, qpoints = read_dyn0(directory / f"{fildyn}0")
+    weights = star_sizes(structure, qpoints)
+    if sum(weights) != int(np.prod(qgrid)):
+        raise ValueError(
+            f"star sizes {weights} add up to {sum(weights)}, not the {qgrid} grid's {int(np.prod(qgrid))} "
+            "points: the symmetry found here differs from ph.x's (check the structure matches the run)"
+        )
+    files = [ELPH_FILE.format(index=i) for i in range(1, len(qpoints) + 1)]
+    missing = [f for f in files if not (directory / f).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"el-ph files {missing} missing in {directory}: run ph.x with electron_phonon='interpolated' first"
+        )
+    return write_lambda_input(
+        qpoints, weights, files, emax_THz=emax_THz, degauss_THz=degauss_THz, ngauss=ngauss, mu_star=mu_star
+    )
+
+
+def read_dyn0(path: str | Path) -> tuple[tuple[int, int, int], np.ndarray]:
+    """(q-grid, irreducible q-points in Cartesian 2π/alat) from ph.x's `<fildyn>0` index file."""
+    path = Path(path)
+    try:
+        tokens = path.read_text().split()
+        grid = tuple(int(t) for t in tokens[:3])
+        count = int(tokens[3])
+        q = np.array([float(t.replace("D", "E")) for t in tokens[4 : 4 + 3 * count]]).reshape(count, 3)
+    except (OSError, ValueError, IndexError) as err:
+        raise ValueError(
+            f"{path}: expected ph.x's q-grid index (nq1 nq2 nq3 / number of q / one q per line): {err}"
+        ) from err
+    if len(q) != count:
+        raise ValueError(f"{path}: announces {count} q-points, lists {len(q)}")
+    return grid, q
+
+
+def star_sizes(
+    structure, qpoints_cart_alat: np.ndarray, *, alat_A: float | None = None, symprec: float = 1e-5
+) -> list[int]:
+    """Number of distinct q in the star of each q (point group + time reversal).
+
+    q is Cartesian in 2π/alat; alat defaults to |a1|, pw.x's choice for CELL_PARAMETERS in Å (give
+    `alat_A` for runs with ibrav ≠ 0). In reduced coordinates q_i = a_i·q/alat, and a rotation R
+    (acting on fractional positions) maps q to Rᵀq. Time reversal adds −q (λ(q) = λ(−q) without
+    magnetism).
+    """
+    import spglib
+
+    cell = as_cell(structure)
+    numbers = [sorted(cell.species).index(s) + 1 for s in cell.symbols]
+    dataset = spglib.get_symmetry_dataset((cell.lattice_A, cell.frac_coords, numbers), symprec=symprec)
+    if dataset is None:
+        raise ValueError(f"spglib found no symmetry for the structure at symprec={symprec}")
+    rotations = np.asarray(dataset.rotations)
+    lattice_alat = cell.lattice_A / (alat_A or np.linalg.norm(cell.lattice_A[0]))
+    sizes = []
+    for q in np.atleast_2d(qpoints_cart_alat):
+        reduced = lattice_alat @ q
+        images = np.concatenate([rotations.transpose(0, 2, 1) @ reduced, -(rotations.transpose(0, 2, 1) @ reduced)])
+        wrapped = np.round(images - np.floor(images + 1e-6), 6) % 1.0
+        sizes.append(len({tuple(np.round(row, 5)) for row in wrapped}))
+    return sizes

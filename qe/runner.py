@@ -1,0 +1,201 @@
+"""Launch one QE program in a run folder: command prefix, pools, captured output, timeout.
+
+The command is `<settings.mpi_command split by shlex> <binary> [-nk npool] -in <input>` (programs
+flagged serial in the registry run without the MPI prefix; lambda.x reads its input from stdin).
+stdout/stderr go to `<label>.out` / `<label>.err` in the run folder. The child gets
+OMPI_ALLOW_RUN_AS_ROOT(+_CONFIRM)=1 so OpenMPI's mpirun works as root (containers, CI), and
+OMP_NUM_THREADS=1 unless set (MPI ranks × threads must not oversubscribe the cores). On timeout the
+whole process group (mpirun and every rank) is terminated, then killed.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from betenet.qe.programs import Program, get_program
+from betenet.settings import BetenetSettings, get_settings
+
+_TAIL_LINES = 15
+_TERMINATE_GRACE_S = 5.0
+
+
+class QEError(RuntimeError):
+    """Base class of the runner's errors."""
+
+
+class MissingBinaryError(QEError):
+    pass
+
+
+class QETimeoutError(QEError):
+    def __init__(self, message: str, *, stdout_path: Path, stderr_path: Path):
+        super().__init__(message)
+        self.stdout_path = stdout_path
+        self.stderr_path = stderr_path
+
+
+class QERunError(QEError):
+    def __init__(self, message: str, *, returncode: int, stdout_path: Path, stderr_path: Path):
+        super().__init__(message)
+        self.returncode = returncode
+        self.stdout_path = stdout_path
+        self.stderr_path = stderr_path
+
+
+@dataclass(frozen=True)
+class RunResult:
+    command: list[str]
+    returncode: int
+    wall_time_s: float  # the child's wall time, launch to exit
+    stdout_path: Path
+    stderr_path: Path
+    input_path: Path
+    program: str
+
+    def parse(self):
+        """The registered parser applied to this run's stdout file."""
+        return get_program(self.program).load_parser()(self.stdout_path)
+
+
+def resolve_binary(program: Program, settings: BetenetSettings | None = None) -> Path:
+    """Absolute path of the program's binary: `settings.qe_bin_dir`, else PATH."""
+    settings = settings or get_settings()
+    hint = "run scripts/setup (installs Quantum ESPRESSO from Debian) or set BETENET_QE_BIN_DIR"
+    if settings.qe_bin_dir is not None:
+        path = Path(settings.qe_bin_dir).expanduser() / program.binary
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise MissingBinaryError(f"{program.binary} not found in BETENET_QE_BIN_DIR={settings.qe_bin_dir}: {hint}")
+        return path
+    found = shutil.which(program.binary)
+    if found is None:
+        raise MissingBinaryError(f"{program.binary} not found on PATH: {hint}")
+    return Path(found)
+
+
+def build_command(
+    program: Program, input_filename: str, npool: int, settings: BetenetSettings | None = None
+) -> list[str]:
+    settings = settings or get_settings()
+    prefix = shlex.split(settings.mpi_command) if program.mpi else []
+    if prefix and shutil.which(prefix[0]) is None:
+        raise MissingBinaryError(
+            f"{prefix[0]} (from BETENET_MPI_COMMAND={settings.mpi_command!r}) not found on PATH: "
+            "install OpenMPI (scripts/setup does) or clear the MPI command to run serially"
+        )
+    command = [*prefix, str(resolve_binary(program, settings))]
+    if program.takes_pools and npool > 1:
+        command += ["-nk", str(npool)]
+    if not program.stdin_input:
+        command += ["-in", input_filename]
+    return command
+
+
+def child_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+    env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+def run_program(
+    program_name: str,
+    input_text: str,
+    directory: str | Path,
+    *,
+    timeout_s: float | None = None,
+    npool: int | None = None,
+    label: str | None = None,
+    check: bool = True,
+) -> RunResult:
+    """Write `input_text` to `<directory>/<label>.in`, run the program there and wait for it.
+
+    timeout_s/npool default to `settings.run_timeout_s`/`settings.npool`. `label` names this run's
+    files (default: the program's, e.g. pw.in/pw.out/pw.err), so several runs of one program can
+    share a folder. A non-zero exit raises QERunError unless `check=False`.
+    """
+    settings = get_settings()
+    program = get_program(program_name)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = label or Path(program.input_filename).stem
+    input_path = directory / f"{stem}.in"
+    stdout_path = directory / f"{stem}.out"
+    stderr_path = directory / f"{stem}.err"
+    npool = settings.npool if npool is None else int(npool)
+    if npool < 1:
+        raise ValueError(f"npool must be ≥ 1, got {npool}")
+    timeout_s = settings.run_timeout_s if timeout_s is None else float(timeout_s)
+
+    command = build_command(program, input_path.name, npool, settings)
+    input_path.write_text(input_text)
+    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err, open(input_path, "rb") as stdin:
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            command,
+            cwd=directory,
+            stdin=stdin if program.stdin_input else subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=child_environment(),
+            start_new_session=True,  # own process group: a timeout kills mpirun and all ranks
+        )
+        try:
+            returncode = process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            raise QETimeoutError(
+                f"{program.binary} in {directory} ran past its {timeout_s:g} s limit and was killed; "
+                f"partial output in {stdout_path}",
+                stdout_path=stdout_path,
+                stderr_path=stderr_path,
+            ) from None
+        wall_time_s = time.perf_counter() - start
+
+    if check and returncode != 0:
+        raise QERunError(
+            f"{program.binary} exited with code {returncode} in {directory} (command: {shlex.join(command)}).\n"
+            f"Last lines of {stdout_path.name}:\n{_tail(stdout_path)}\nLast lines of {stderr_path.name}:\n{_tail(stderr_path)}",
+            returncode=returncode,
+            stdout_path=stdout_path,
+            stderr_path=stderr_path,
+        )
+    return RunResult(
+        command=command,
+        returncode=returncode,
+        wall_time_s=wall_time_s,
+        stdout_path=stdout_path,
+        stderr_path=stderr_path,
+        input_path=input_path,
+        program=program.name,
+    )
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGTERM the process group, give it a moment, then SIGKILL whatever is left of it."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        if sig == signal.SIGTERM:
+            try:
+                process.wait(timeout=_TERMINATE_GRACE_S)
+            except subprocess.TimeoutExpired:
+                pass
+    process.wait()
+
+
+def _tail(path: Path) -> str:
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError as err:
+        return f"  (unreadable: {err})"
+    return "\n".join(f"  {line}" for line in lines[-_TAIL_LINES:]) or "  (empty)"
