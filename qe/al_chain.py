@@ -116,9 +116,8 @@ def run_al_chain(
     for label, (program, text) in chain_inputs(pseudo_dir).items():
         results[label] = run_program(program, text, directory, label=label, npool=npool, timeout_s=timeout_s)
     text = lambda_input_from_ph(
-        directory,
+        results["elph"].stdout_path,
         al_structure(),
-        fildyn="al.dyn",
         emax_THz=LAMBDA_EMAX_THZ,
         degauss_THz=LAMBDA_DEGAUSS_THZ,
     )

@@ -9,9 +9,10 @@ lambda.x (PHonon/PH/lambda.f90) reads list-directed from standard input:
 lambda.x does not check q against the files; the weights (star sizes) carry the physics. It accepts
 at most 50 smearings per file and 100 modes.
 
-`lambda_input_from_ph(directory, structure, ...)` builds the input from a finished ph.x run: the
-irreducible q-points from `<fildyn>0`, their star sizes from the crystal's point group (+ time
-reversal), the elph files in ph.x's order.
+`lambda_input_from_ph(ph_output, structure, ...)` builds the input from a finished ph.x run: the
+irreducible q-points from its parsed stdout, their star sizes from the crystal's point group (+ time
+reversal, which ph.x's "Number of q in the star" leaves out for crystals without inversion), the
+elph files in ph.x's order.
 """
 
 from __future__ import annotations
@@ -70,50 +71,43 @@ def write_lambda_input(
 
 
 def lambda_input_from_ph(
-    directory: str | Path,
+    ph_output: str | Path,
     structure,
     *,
-    fildyn: str = "dyn",
     emax_THz: float,
     degauss_THz: float = 0.12,
     ngauss: int = 0,
     mu_star: float = DEFAULT_MU_STAR,
 ) -> str:
-    """lambda.x input for a finished ph.x el-ph run in `directory` (lambda.x must run there too)."""
-    directory = Path(directory)
-    qgrid, qpoints = read_dyn0(directory / f"{fildyn}0")
-    weights = star_sizes(structure, qpoints)
-    if sum(weights) != int(np.prod(qgrid)):
+    """lambda.x input for a finished ph.x el-ph run whose stdout is `ph_output`.
+
+    lambda.x must run in the same folder (it reads `elph_dir/`). The q-list comes from the parsed
+    ph.x output (parser looked up in the program registry), the weights from `star_sizes`.
+    """
+    from betenet.qe.programs import get_program
+
+    ph_output = Path(ph_output)
+    parsed = get_program("ph").load_parser()(ph_output)
+    if not parsed.has_elph or not parsed.complete:
         raise ValueError(
-            f"star sizes {weights} add up to {sum(weights)}, not the {qgrid} grid's {int(np.prod(qgrid))} "
-            "points: the symmetry found here differs from ph.x's (check the structure matches the run)"
+            f"{ph_output}: lambda.x needs an el-ph run over every q of the grid "
+            f"(electron_phonon set: {parsed.has_elph}; all q computed: {parsed.complete})"
+        )
+    qpoints = parsed.grid_q_points_cart_2pi_alat
+    weights = star_sizes(structure, qpoints)
+    n_grid = int(np.prod(parsed.q_grid))
+    if sum(weights) != n_grid:
+        raise ValueError(
+            f"star sizes {weights} add up to {sum(weights)}, not the {parsed.q_grid} grid's {n_grid} points: "
+            "the symmetry found here differs from ph.x's (does the structure match the run?)"
         )
     files = [ELPH_FILE.format(index=i) for i in range(1, len(qpoints) + 1)]
-    missing = [f for f in files if not (directory / f).is_file()]
+    missing = [f for f in files if not (ph_output.parent / f).is_file()]
     if missing:
-        raise FileNotFoundError(
-            f"el-ph files {missing} missing in {directory}: run ph.x with electron_phonon='interpolated' first"
-        )
+        raise FileNotFoundError(f"el-ph files {missing} missing beside {ph_output}")
     return write_lambda_input(
         qpoints, weights, files, emax_THz=emax_THz, degauss_THz=degauss_THz, ngauss=ngauss, mu_star=mu_star
     )
-
-
-def read_dyn0(path: str | Path) -> tuple[tuple[int, int, int], np.ndarray]:
-    """(q-grid, irreducible q-points in Cartesian 2π/alat) from ph.x's `<fildyn>0` index file."""
-    path = Path(path)
-    try:
-        tokens = path.read_text().split()
-        grid = tuple(int(t) for t in tokens[:3])
-        count = int(tokens[3])
-        q = np.array([float(t.replace("D", "E")) for t in tokens[4 : 4 + 3 * count]]).reshape(count, 3)
-    except (OSError, ValueError, IndexError) as err:
-        raise ValueError(
-            f"{path}: expected ph.x's q-grid index (nq1 nq2 nq3 / number of q / one q per line): {err}"
-        ) from err
-    if len(q) != count:
-        raise ValueError(f"{path}: announces {count} q-points, lists {len(q)}")
-    return grid, q
 
 
 def star_sizes(
