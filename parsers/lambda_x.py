@@ -20,7 +20,7 @@ _STDOUT_ROW = re.compile(
     re.MULTILINE | re.IGNORECASE,
 )
 _TC_TITLE = re.compile(r"^\s*lambda\s+omega_log\s+T_c\s*$", re.MULTILINE)
-_TC_ROW = re.compile(rf"^\s*({_NUM})\s+({_NUM})\s+({_NUM})\s*$")
+_TC_ROW = re.compile(rf"^\s*({_NUM})\s+({_NUM})\s+({_NUM}|\*+)\s*$")
 _DAT_TITLE = re.compile(r"^\s*#\s*degauss\s+lambda\s+int alpha2F\s+<log w>\s+N\(Ef\)", re.IGNORECASE)
 
 
@@ -33,7 +33,11 @@ class LambdaXRow:
     lambda_from_alpha2f: float  # the same λ from its integrated α²F (the number in brackets)
     omega_log_K: float
     dos_ef_states_per_spin_ry: float
-    tc_K: float | None  # None when read from lambda.dat, which has no Tc
+    # McMillan Tc as lambda.x prints it; None when read from lambda.dat (no Tc there). 0.0 where
+    # λ ≤ μ*(1+0.62λ): the formula then has no superconducting solution and lambda.x prints a
+    # meaningless value above ω_log/1.2 or, when it overflows the field, asterisks
+    # (betenet.physics.mcmillan_tc returns 0.0 there too).
+    tc_K: float | None
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,13 @@ def _from_stdout(text: str, path: Path) -> LambdaXOutput:
     rows = []
     for values, tc in zip(head, tc_rows):
         lam, lam_a2f, wlog, dos, sigma = _finite(list(values), path, f"degauss={values[4]}")
-        (_, _, tc_K) = _finite(list(tc), path, f"T_c row for degauss={values[4]}")
+        printed = tc[2]
+        if printed.startswith("*"):
+            tc_K = 0.0
+        else:
+            (tc_K,) = _finite([printed], path, f"T_c row for degauss={values[4]}")
+            # Tc ≥ ω_log/1.2 needs a positive exponent, i.e. λ − μ*(1+0.62λ) < 0: no solution.
+            tc_K = 0.0 if tc_K >= wlog / 1.2 else tc_K
         rows.append(LambdaXRow(sigma, lam, lam_a2f, wlog, dos, tc_K))
     return LambdaXOutput(rows=tuple(rows), mu_star=_recover_mu_star(rows))
 
