@@ -1,0 +1,46 @@
+"""lambda.x stdout and lambda.dat of the real fcc-Al chain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from betenet.parsers import ParseError, parse_lambda_output
+from betenet.physics import mcmillan_tc
+from conftest import FIXTURES
+
+AL = FIXTURES / "qe-6.7" / "al"
+
+
+def test_stdout_rows_and_recovered_mu_star():
+    out = parse_lambda_output(AL / "lambda.out")
+    assert len(out.rows) == 10
+    assert np.allclose(out.sigmas_ry, 0.005 * np.arange(1, 11))
+    assert out.mu_star == pytest.approx(0.10, abs=1e-3)  # lambda.in's last line
+    for row in out.rows:
+        assert row.lambda_from_alpha2f == pytest.approx(row.lambda_, rel=2e-3)
+        # lambda.x's Tc is the Allen–Dynes-modified McMillan formula, printed with 3 decimals.
+        assert row.tc_K == pytest.approx(float(mcmillan_tc(row.lambda_, row.omega_log_K, 0.10)), abs=2e-3)
+    plateau = out.rows[2:]
+    assert all(0.3 < row.lambda_ < 0.5 and 250 < row.omega_log_K < 400 for row in plateau)
+
+
+def test_weak_coupling_row_has_zero_tc():
+    """At σ = 0.005 Ry λ < μ*(1+0.62λ): lambda.x overflows its T_c field; the parser says 0 K."""
+    first = parse_lambda_output(AL / "lambda.out").rows[0]
+    assert first.lambda_ < 0.1 * (1 + 0.62 * first.lambda_)
+    assert first.tc_K == 0.0 == mcmillan_tc(first.lambda_, first.omega_log_K, 0.10)
+
+
+def test_lambda_dat_gives_the_same_rows_without_tc():
+    out, dat = parse_lambda_output(AL / "lambda.out"), parse_lambda_output(AL / "lambda.dat")
+    assert dat.mu_star is None and all(row.tc_K is None for row in dat.rows)
+    for a, b in zip(out.rows, dat.rows):
+        assert (a.sigma_ry, a.lambda_, a.lambda_from_alpha2f, a.omega_log_K) == pytest.approx(
+            (b.sigma_ry, b.lambda_, b.lambda_from_alpha2f, b.omega_log_K)
+        )
+
+
+def test_other_files_are_refused():
+    with pytest.raises(ParseError, match="neither lambda.x stdout"):
+        parse_lambda_output(AL / "lambda")
