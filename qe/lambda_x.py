@@ -17,12 +17,14 @@ elph files in ph.x's order.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from betenet.physics import DEFAULT_MU_STAR
+from betenet.qe.namelist import fixed
 from betenet.qe.structure import as_cell
 
 MAX_QPOINTS = 200
@@ -64,7 +66,7 @@ def write_lambda_input(
         raise ValueError(f"ngauss={ngauss}: 0 Gaussian, 1.. Methfessel–Paxton, -1 Marzari–Vanderbilt, -99 Fermi–Dirac")
 
     lines = [f"{emax_THz:.6f} {degauss_THz:.6f} {ngauss}", f"{len(q)}"]
-    lines += [f"{a:.10f} {b:.10f} {c:.10f} {weight:.6f}" for (a, b, c), weight in zip(q, w)]
+    lines += [f"{fixed(a)} {fixed(b)} {fixed(c)} {weight:.6f}" for (a, b, c), weight in zip(q, w)]
     lines += files
     lines.append(f"{mu_star:.6f}")
     return "\n".join(lines) + "\n"
@@ -124,7 +126,9 @@ def star_sizes(
 
     cell = as_cell(structure)
     numbers = [sorted(cell.species).index(s) + 1 for s in cell.symbols]
-    dataset = spglib.get_symmetry_dataset((cell.lattice_A, cell.frac_coords, numbers), symprec=symprec)
+    with warnings.catch_warnings():  # spglib 2.x warns about its legacy error mode on every call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        dataset = spglib.get_symmetry_dataset((cell.lattice_A, cell.frac_coords, numbers), symprec=symprec)
     if dataset is None:
         raise ValueError(f"spglib found no symmetry for the structure at symprec={symprec}")
     rotations = np.asarray(dataset.rotations)

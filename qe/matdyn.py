@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from betenet.qe.namelist import format_namelist
+from betenet.qe.namelist import fixed, format_namelist
 from betenet.qe.params import deep_merge
 
 ASR = ("no", "simple", "crystal", "one-dim", "zero-dim")
@@ -67,11 +67,11 @@ def write_matdyn_input(
         raise ValueError(f"qpoints has shape (N, 3) in crystal coordinates, got {q.shape}")
     variables.update(dos=False, q_in_cryst_coord=True)
     if points_per_segment is None:
-        rows = [f"  {a:.10f} {b:.10f} {c:.10f}\n" for a, b, c in q]
+        rows = [f"  {fixed(a)} {fixed(b)} {fixed(c)}\n" for a, b, c in q]
     else:
         counts = [int(n) for n in points_per_segment]
         if len(counts) != len(q) or any(n < 0 for n in counts):
             raise ValueError(f"points_per_segment needs {len(q)} non-negative integers, got {points_per_segment!r}")
         variables["q_in_band_form"] = True
-        rows = [f"  {a:.10f} {b:.10f} {c:.10f} {n}\n" for (a, b, c), n in zip(q, counts)]
+        rows = [f"  {fixed(a)} {fixed(b)} {fixed(c)} {n}\n" for (a, b, c), n in zip(q, counts)]
     return format_namelist("input", variables) + f"  {len(q)}\n" + "".join(rows)

@@ -23,7 +23,8 @@ def fortran_value(value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"cannot write non-finite number {value!r} to a QE input")
-        return repr(value).replace("e", "d") if "e" in repr(value) else repr(value)
+        text = repr(float(value))  # float(): NumPy 2 scalars repr as 'np.float64(...)'
+        return text.replace("e", "d")
     if isinstance(value, str):
         if "'" in value and '"' in value:
             raise ValueError(f"string {value!r} has both quote kinds")
@@ -33,6 +34,11 @@ def fortran_value(value: Any) -> str:
     if hasattr(value, "__fspath__"):
         return fortran_value(str(value))
     raise TypeError(f"cannot write {type(value).__name__} {value!r} to a QE namelist")
+
+
+def fixed(value: float, digits: int = 10) -> str:
+    """Fixed-point number for QE cards, never '-0.000…' (rounding noise of a zero coordinate)."""
+    return f"{round(float(value), digits) + 0.0:.{digits}f}"
 
 
 def _entries(key: str, value: Any) -> list[tuple[str, Any]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from betenet.qe.namelist import format_namelist
+from betenet.qe.namelist import fixed, format_namelist
 from betenet.qe.params import deep_merge
 
 PH_DEFAULTS: dict[str, Any] = {
@@ -81,5 +81,5 @@ def write_ph_input(
         if len(q) != 3:
             raise ValueError(f"qpoint is three numbers, got {qpoint!r}")
         variables["ldisp"] = False
-        tail = "  {:.10f} {:.10f} {:.10f}\n".format(*q)
+        tail = f"  {fixed(q[0])} {fixed(q[1])} {fixed(q[2])}\n"
     return f"{title}\n" + format_namelist("inputph", variables) + tail

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from betenet.qe.namelist import format_namelist
+from betenet.qe.namelist import fixed, format_namelist
 from betenet.qe.params import deep_merge
 from betenet.qe.pseudo import PseudoEntry, PseudoFamily
 from betenet.qe.structure import as_cell, atomic_mass_amu
@@ -109,12 +109,12 @@ def write_pw_input(
     )
     blocks.append(
         "CELL_PARAMETERS angstrom\n"
-        + "".join(f"  {v[0]:.10f} {v[1]:.10f} {v[2]:.10f}\n" for v in cell.lattice_A)
+        + "".join(f"  {fixed(v[0])} {fixed(v[1])} {fixed(v[2])}\n" for v in cell.lattice_A)
     )
     blocks.append(
         "ATOMIC_POSITIONS crystal\n"
         + "".join(
-            f"  {symbol} {x:.10f} {y:.10f} {z:.10f}\n"
+            f"  {symbol} {fixed(x)} {fixed(y)} {fixed(z)}\n"
             for symbol, (x, y, z) in zip(cell.symbols, cell.frac_coords)
         )
     )
@@ -144,6 +144,8 @@ def _k_points_card(kpoints, kshift) -> str:
     if array.ndim != 2 or array.shape[1] not in (3, 4) or len(array) == 0:
         raise ValueError(f"an explicit k-point list has shape (N, 3) or (N, 4), got {array.shape}")
     weights = array[:, 3] if array.shape[1] == 4 else np.ones(len(array))
-    lines = "".join(f"  {k[0]:.10f} {k[1]:.10f} {k[2]:.10f} {w:.8f}\n" for k, w in zip(array[:, :3], weights))
+    lines = "".join(
+        f"  {fixed(k[0])} {fixed(k[1])} {fixed(k[2])} {fixed(w, 8)}\n" for k, w in zip(array[:, :3], weights)
+    )
     return f"K_POINTS crystal\n  {len(array)}\n{lines}"
 
