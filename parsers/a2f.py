@@ -19,7 +19,7 @@ _INDEX = re.compile(r"a2F\.dos(\d+)$")
 _SMEARING_IN_HEADER = re.compile(rf"(?:broadening|smearing|degauss)\D*?({FLOAT})\s*Ry", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays, whose == is element-wise: compare by identity
 class A2FSpectrum:
     """α²F(ω) of one el-ph smearing on matdyn's uniform grid.
 

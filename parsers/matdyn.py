@@ -30,7 +30,7 @@ _LAMBDA_ROW = re.compile(
 # ---------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays, whose == is element-wise: compare by identity
 class PhononDos:
     """Total and per-atom phonon DOS, in states/meV so that ∫ total dω_meV = 3·n_atoms.
 
@@ -103,7 +103,7 @@ def parse_matdyn_dos(path: str | Path, site_labels: Sequence[str] | None = None)
 # ---------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays, whose == is element-wise: compare by identity
 class PhononFrequencies:
     """Phonon frequencies at matdyn's q-points; imaginary modes are negative, as matdyn writes them."""
 

@@ -47,7 +47,7 @@ _SMEARING = re.compile(
 _MODE_LAMBDA = re.compile(r"lambda\(\s*(\d+)\)\s*=\s*(\S+)\s+gamma=\s*(\S+)\s*GHz")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays, whose == is element-wise: compare by identity
 class ElphSmearing:
     """El-ph coupling of one q-point at one double-delta smearing (`Gaussian Broadening` block)."""
 
@@ -68,7 +68,7 @@ class Irrep:
     converged: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays, whose == is element-wise: compare by identity
 class PhQPoint:
     """One q-point computed in the run. Imaginary modes keep ph.x's negative sign."""
 
@@ -103,7 +103,7 @@ class PhQPoint:
         return np.array([block.gamma_per_mode_GHz for block in self.elph])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays, whose == is element-wise: compare by identity
 class PhOutput:
     """What a ph.x run reports; `q_points` holds only the q-points this run computed."""
 

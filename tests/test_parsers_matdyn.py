@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+from itertools import permutations, product
+
 import numpy as np
 import pytest
 
 from betenet.parsers import ParseError, parse_matdyn_dos, parse_matdyn_freq, parse_matdyn_lambda, parse_ph_output
 from betenet.physics import CM1_TO_MEV, mcmillan_tc
-from conftest import FIXTURES
+from betenet.qe.matdyn import write_matdyn_input
+from betenet.qe.runner import run_program
+from conftest import FIXTURES, require_qe
 
 AL = FIXTURES / "qe-6.7" / "al"
 
@@ -56,8 +61,6 @@ def test_frequencies_along_the_path_match_ph_at_grid_points():
 
 def _star_members(q):
     """All images of q under the cubic point group (sign changes and permutations)."""
-    from itertools import permutations, product
-
     return [np.array(p) * s for p in permutations(q) for s in product((1, -1), repeat=3)]
 
 
@@ -81,3 +84,18 @@ def test_other_matdyn_files_are_refused():
         parse_matdyn_freq(AL / "phonon.dos")
     with pytest.raises(ParseError, match="not matdyn's lambda file"):
         parse_matdyn_lambda(AL / "matdyn.freq")
+
+
+@pytest.mark.qe
+def test_two_atom_supercell_dos_has_one_column_per_site(tmp_path):
+    """Real matdyn.x run: the Al force constants in a 2×1×1 supercell give two PDOS columns."""
+    require_qe("matdyn.x")
+    shutil.copy(AL / "al.fc", tmp_path)
+    text = write_matdyn_input({"flfrc": "al.fc", "l1": 2, "ndos": 100, "fldos": "two.dos"}, dos_grid=(8, 8, 8))
+    run_program("matdyn", text, tmp_path, label="two")
+    dos = parse_matdyn_dos(tmp_path / "two.dos", site_labels=["Al", "Al"])
+    assert dos.site_labels == ("Al0", "Al1") and dos.projected.shape == (2, dos.omega_meV.size)
+    assert np.trapezoid(dos.total, dos.omega_meV) == pytest.approx(6.0, rel=0.01)
+    for column in dos.projected:  # two equivalent atoms: three modes each
+        assert np.trapezoid(column, dos.omega_meV) == pytest.approx(3.0, rel=0.01)
+    assert np.allclose(dos.projected.sum(axis=0), dos.total, rtol=1e-4, atol=1e-4 * dos.total.max())
