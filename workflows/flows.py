@@ -1,0 +1,260 @@
+"""The electron-phonon Flow for one structure (atomate2-style Maker of Makers).
+
+    [vc-relax] → scf → coarse ph.x (2×2×2, no el-ph) → q2r → matdyn DOS (per site)
+      → stability gate ──unstable──→ document (status 'unstable', lowest frequency, no α²F)
+                       └─stable───→ dense-k scf (la2F) → ph.x el-ph [split over q-points]
+                                    → q2r (la2F, gathers the splits) → matdyn (DOS + α²F)
+                                    → document (α²F every smearing + chosen, λ, ω_log, ω₂, Tc)
+
+The gate and the split are Jobs that return `Response(replace=...)`, so the el-ph branch exists only
+when the coarse phonons are stable, and the number of split Jobs follows ph.x's own q-point list.
+Every option is validated (settings, pseudopotentials, cutoffs) in `make()`, before any Job exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobflow import Flow, Maker, Response, job
+from pymatgen.core import Structure
+
+from betenet.qe.params import deep_merge
+from betenet.qe.pseudo import PseudoFamily
+from betenet.store.documents import (
+    CalculationParameters,
+    ElectronPhononDoc,
+    Provenance,
+    PseudoData,
+    StabilityData,
+    calc_identity,
+)
+from betenet.store.stores import get_store, save_document
+from betenet.workflows.makers import FLFRC, MatdynMaker, PhMaker, PwMaker, Q2rMaker, choose_kgrid
+from betenet.workflows.outputs import QETaskDoc
+from betenet.workflows.presets import ElectronPhononSettings, resolve_settings
+from betenet.workflows.stability import stability_verdict
+
+
+@dataclass
+class ElectronPhononMaker(Maker):
+    """Electron-phonon Flow maker. Build with `ElectronPhononMaker.from_preset('test', q_split=2)`."""
+
+    name: str = "electron-phonon"
+    settings: ElectronPhononSettings = field(default_factory=lambda: resolve_settings("production"))
+
+    @classmethod
+    def from_preset(cls, preset: str = "production", **overrides: Any) -> "ElectronPhononMaker":
+        return cls(settings=resolve_settings(preset, overrides))
+
+    def with_options(self, **overrides: Any) -> "ElectronPhononMaker":
+        """A new Maker with some options changed (this one is left as it is)."""
+        merged = deep_merge(self.settings.model_dump(), overrides)
+        return dataclasses.replace(self, settings=resolve_settings(merged.pop("preset"), merged))
+
+    # --- sub-Makers, derived from the settings -------------------------------------------------
+
+    def pw_parameters(self, structure: Structure) -> dict[str, Any]:
+        s = self.settings
+        ecutwfc, ecutrho = s.ecutwfc_Ry, s.ecutrho_Ry
+        if ecutwfc is None:
+            ecutwfc, hint_rho = PseudoFamily.from_settings().recommended_cutoffs_ry(structure.symbol_set)
+            ecutrho = ecutrho or hint_rho
+        ecutrho = ecutrho or 4 * ecutwfc
+        base = {
+            "system": {"ecutwfc": float(ecutwfc), "ecutrho": float(ecutrho), "occupations": "smearing",
+                       "smearing": s.smearing, "degauss": s.degauss_Ry},
+            "electrons": {"conv_thr": s.conv_thr_Ry},
+        }
+        return deep_merge(base, s.pw_overrides)
+
+    def qgrid_elph(self, structure: Structure):
+        return self.settings.qgrid_elph or choose_kgrid(structure, None, self.settings.q_density_invA)
+
+    def makers(self, structure: Structure) -> dict[str, Maker]:
+        s = self.settings
+        pw = self.pw_parameters(structure)
+        qgrid = self.qgrid_elph(structure)
+        ph = deep_merge({"tr2_ph": s.tr2_ph}, s.ph_overrides)
+        common = {"max_errors": s.max_errors, "walltime_s": s.walltime_s}
+        makers: dict[str, Maker] = {
+            "scf": PwMaker(name="scf", parameters=pw, kgrid=s.kgrid_scf, k_density_invA=s.scf_k_density_invA,
+                           kgrid_multiple_of=qgrid, **common),
+            "ph_coarse": PhMaker(name="ph coarse", mode="phonons", qgrid=s.qgrid_coarse, parameters=ph, **common),
+            "q2r_coarse": Q2rMaker(name="q2r coarse"),
+            "matdyn_coarse": MatdynMaker(name="matdyn coarse", dos_grid=s.dos_grid_coarse, ndos=s.ndos),
+            "scf_la2F": PwMaker(name="scf la2F", parameters=deep_merge(pw, {"system": {"la2F": True}}),
+                                kgrid=s.kgrid_elph, k_density_invA=s.k_density_invA, kgrid_multiple_of=qgrid,
+                                **common),
+            "ph_elph": PhMaker(name="ph el-ph", mode="elph", qgrid=qgrid, **common, parameters=deep_merge(
+                ph, {"el_ph_sigma": s.el_ph_sigma_Ry, "el_ph_nsigma": s.el_ph_nsigma})),
+            "q2r_elph": Q2rMaker(name="q2r el-ph", la2F=True, el_ph_nsigma=s.el_ph_nsigma),
+            "matdyn_elph": MatdynMaker(name="matdyn el-ph", la2F=True, dos_grid=s.dos_grid_fine, ndos=s.ndos,
+                                       el_ph_sigma_Ry=s.el_ph_sigma_Ry, mu_star=s.mu_star),
+        }
+        if s.relax:
+            makers["relax"] = PwMaker(name="vc-relax", calculation="vc-relax", parameters=pw, kgrid=s.kgrid_scf,
+                                      k_density_invA=s.scf_k_density_invA, **common)
+        return makers
+
+    def identity(self, structure: Structure) -> tuple[str, list[PseudoData]]:
+        """(calc_id, pseudos): raises MissingPseudoError for an element without a pseudopotential."""
+        entries = PseudoFamily.from_settings().for_elements(sorted(structure.symbol_set))
+        pseudos = [PseudoData(element=el, filename=e.filename, md5=e.md5) for el, e in entries.items()]
+        physics = {**self.settings.physics(), "pseudos": {p.element: p.md5 for p in pseudos}}
+        return calc_identity(structure, self.settings.method, physics), pseudos
+
+    # --- the Flow -----------------------------------------------------------------------------
+
+    def make(self, structure: Structure) -> Flow:
+        if not structure.is_ordered:
+            raise ValueError(f"{structure.composition.reduced_formula}: disordered structure; QE needs an ordered cell")
+        calc_id, pseudos = self.identity(structure)  # validates pseudos before any Job exists
+        makers = self.makers(structure)  # validates cutoffs (pseudo hints) likewise
+        jobs, tasks = [], {}
+        current = structure
+        if "relax" in makers:
+            relax = makers["relax"].make(structure)
+            jobs.append(relax)
+            tasks["relax"] = relax.output
+            current = relax.output.structure
+        scf = makers["scf"].make(current)
+        ph = makers["ph_coarse"].make(scf.output.dir_name)
+        q2r = makers["q2r_coarse"].make([ph.output.dir_name])
+        matdyn = makers["matdyn_coarse"].make(q2r.output, current, self.settings.qgrid_coarse)
+        jobs += [scf, ph, q2r, matdyn]
+        tasks.update(scf=scf.output, ph_coarse=ph.output, q2r_coarse=q2r.output, matdyn_coarse=matdyn.output)
+        gate = stability_gate(self, current, structure, calc_id, pseudos, tasks)
+        jobs.append(gate)
+        return Flow(jobs, output=gate.output, name=f"{self.name} {structure.composition.reduced_formula}")
+
+
+@job
+def stability_gate(maker: ElectronPhononMaker, structure, input_structure: Structure, calc_id: str,
+                   pseudos: list, tasks: dict) -> Response:
+    """Stable → replace with the el-ph branch; unstable → replace with the document Job alone."""
+    structure = _structure(structure)
+    s = maker.settings
+    q2r, matdyn, ph = (QETaskDoc.model_validate(tasks[k]) for k in ("q2r_coarse", "matdyn_coarse", "ph_coarse"))
+    verdict = stability_verdict(
+        structure, ph_lowest_meV=ph.lowest_frequency_meV, matdyn_dos=matdyn.phonon_dos,
+        force_constants=Path(q2r.dir_name) / FLFRC, qgrid=s.qgrid_coarse,
+        threshold_meV=s.stability_threshold_meV, phonopy_mesh=s.phonopy_mesh,
+    )
+    if not verdict.stable:
+        doc = store_document(maker, structure, input_structure, calc_id, pseudos, tasks, verdict)
+        return Response(output=verdict, replace=Flow([doc], output=doc.output, name="unstable: document"))
+    makers = maker.makers(structure)
+    scf_dir = QETaskDoc.model_validate(tasks["scf"]).dir_name
+    la2f = makers["scf_la2F"].make(structure)
+    tasks = {**tasks, "scf_la2F": la2f.output}
+    if s.q_split and s.q_split > 1:
+        # The first part computes Γ alone; its output lists ph.x's irreducible q-points for the split.
+        first = dataclasses.replace(makers["ph_elph"], name="ph el-ph q1-1").make(scf_dir, la2f.output.dir_name, 1, 1)
+        split = split_elph(maker, structure, input_structure, calc_id, pseudos, {**tasks, "ph_elph_q1-1": first.output},
+                           verdict)
+        return Response(output=verdict, replace=Flow([la2f, first, split], output=split.output, name="el-ph"))
+    ph = makers["ph_elph"].make(scf_dir, la2f.output.dir_name)
+    rest = _elph_tail(maker, makers, structure, input_structure, calc_id, pseudos, tasks, verdict,
+                      {"ph_elph": ph.output})
+    return Response(output=verdict, replace=Flow([la2f, ph, *rest], output=rest[-1].output, name="el-ph"))
+
+
+@job
+def split_elph(maker: ElectronPhononMaker, structure, input_structure, calc_id: str, pseudos: list,
+               tasks: dict, verdict: StabilityData) -> Response:
+    """Jobs for q-points 2..n in q_split − 1 chunks (start_q/last_q); q2r gathers them with q1."""
+    structure = _structure(structure)
+    makers = maker.makers(structure)
+    first = QETaskDoc.model_validate(tasks["ph_elph_q1-1"])
+    chunks = [(a + 1, b + 1) for a, b in _chunks(first.n_qpoints - 1, maker.settings.q_split - 1)]
+    scf_dir = QETaskDoc.model_validate(tasks["scf"]).dir_name
+    a2f_dir = QETaskDoc.model_validate(tasks["scf_la2F"]).dir_name
+    ph_jobs = [
+        dataclasses.replace(makers["ph_elph"], name=f"ph el-ph q{first}-{last}").make(scf_dir, a2f_dir, first, last)
+        for first, last in chunks
+    ]
+    ph_outputs = {"ph_elph_q1-1": tasks["ph_elph_q1-1"]}
+    ph_outputs.update({f"ph_elph_q{a}-{b}": j.output for j, (a, b) in zip(ph_jobs, chunks)})
+    rest = _elph_tail(maker, makers, structure, input_structure, calc_id, pseudos, tasks, verdict, ph_outputs)
+    return Response(replace=Flow([*ph_jobs, *rest], output=rest[-1].output, name="el-ph split"))
+
+
+def _chunks(n_q: int, parts: int) -> list[tuple[int, int]]:
+    """Split q-points 1..n_q into at most `parts` contiguous (first, last) ranges (none if n_q = 0)."""
+    if n_q < 1:
+        return []
+    parts = max(1, min(parts, n_q))
+    bounds = [round(i * n_q / parts) for i in range(parts + 1)]
+    return [(bounds[i] + 1, bounds[i + 1]) for i in range(parts)]
+
+
+def _elph_tail(maker, makers, structure, input_structure, calc_id, pseudos, tasks, verdict, ph_outputs):
+    q2r = makers["q2r_elph"].make([out.dir_name for out in ph_outputs.values()])
+    qgrid = maker.qgrid_elph(structure)
+    matdyn = makers["matdyn_elph"].make(q2r.output, structure, qgrid)
+    tasks = {**tasks, **ph_outputs, "q2r_elph": q2r.output, "matdyn_elph": matdyn.output}
+    doc = store_document(maker, structure, input_structure, calc_id, pseudos, tasks, verdict)
+    return [q2r, matdyn, doc]
+
+
+def _structure(structure) -> Structure:
+    return Structure.from_dict(structure) if isinstance(structure, dict) else structure
+
+
+@job
+def store_document(maker: ElectronPhononMaker, structure, input_structure, calc_id: str, pseudos: list,
+                   tasks: dict, stability: StabilityData) -> ElectronPhononDoc:
+    """Assemble the ElectronPhononDoc from the task documents and upsert it into the store."""
+    doc = build_document(maker.settings, _structure(structure), _structure(input_structure), calc_id, pseudos,
+                         {k: QETaskDoc.model_validate(v) for k, v in tasks.items()}, stability)
+    return save_document(doc, get_store())
+
+
+def build_document(settings: ElectronPhononSettings, structure: Structure, input_structure: Structure,
+                   calc_id: str, pseudos: list, tasks: dict[str, QETaskDoc], stability: StabilityData,
+                   status_reason: str | None = None) -> ElectronPhononDoc:
+    scf = tasks.get("scf")
+    pw_system = scf.parameters.get("system", {}) if scf else {}
+    la2f = tasks.get("scf_la2F")
+    elph_ph = next((t for k, t in tasks.items() if k.startswith("ph_elph")), None)
+    matdyn = tasks.get("matdyn_elph")
+    params = CalculationParameters(
+        qe_version=scf.qe_version if scf else None, preset=settings.preset,
+        pseudos=[PseudoData.model_validate(p) for p in pseudos],
+        ecutwfc_Ry=pw_system.get("ecutwfc", settings.ecutwfc_Ry or 0.0),
+        ecutrho_Ry=pw_system.get("ecutrho", settings.ecutrho_Ry or 0.0),
+        smearing=settings.smearing, degauss_Ry=settings.degauss_Ry,
+        kgrid_scf=scf.kgrid if scf else (0, 0, 0), kgrid_elph=la2f.kgrid if la2f else None,
+        qgrid_coarse=settings.qgrid_coarse, qgrid_elph=elph_ph.qgrid if elph_ph else None,
+        el_ph_sigma_Ry=settings.el_ph_sigma_Ry, el_ph_nsigma=settings.el_ph_nsigma,
+        chosen_smearing_Ry=settings.chosen_smearing_Ry, mu_star=settings.mu_star,
+        stability_threshold_meV=settings.stability_threshold_meV, q_split=settings.q_split,
+        extra={"pw_overrides": settings.pw_overrides, "ph_overrides": settings.ph_overrides},
+    )
+    provenance = Provenance(
+        job_uuids={k: t.job_uuid for k, t in tasks.items() if t.job_uuid},
+        run_dirs={k: t.dir_name for k, t in tasks.items()},
+        wall_times_s={k: t.wall_time_s for k, t in tasks.items()},
+    )
+    fields: dict[str, Any] = dict(
+        calc_id=calc_id, input_structure=input_structure, method=settings.method, parameters=params,
+        stability=stability, provenance=provenance,
+        phonon_dos_coarse=tasks["matdyn_coarse"].phonon_dos if "matdyn_coarse" in tasks else None,
+    )
+    if status_reason is not None:
+        fields.update(status="failed", status_reason=status_reason)
+    elif not stability.stable:
+        fields.update(status="unstable", status_reason=(
+            f"imaginary modes: lowest frequency {stability.lowest_frequency_meV:.2f} meV below "
+            f"−{stability.threshold_meV} meV on the coarse {stability.qgrid} q-grid"))
+    else:
+        chosen = next(a for a in matdyn.a2f_all if a.smearing_index == settings.chosen_smearing_index)
+        fields.update(
+            status="ok", phonon_dos_fine=matdyn.phonon_dos, a2f_all=matdyn.a2f_all, a2f=chosen,
+            qe_lambda=matdyn.qe_lambda, lambda_=chosen.lambda_, omega_log_K=chosen.omega_log_K,
+            omega_2_K=chosen.omega_2_K, tc_K=chosen.tc_K,
+        )
+    return ElectronPhononDoc.from_structure(structure, **fields)

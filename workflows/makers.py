@@ -1,0 +1,301 @@
+"""One jobflow Maker per QE program (atomate2 style): frozen dataclass settings, `make()` is a Job.
+
+Each Job runs in its own folder (jobflow/FireWorks give one per Job), copies what it needs from the
+previous Job's folder, writes the input with the engine's writer, runs the program under custodian
+with the handlers of `handlers.py`, and returns a `QETaskDoc` built by the project's parsers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from jobflow import CURRENT_JOB, Maker, job
+from pymatgen.core import Structure
+
+from betenet.parsers.a2f import parse_a2f_dos
+from betenet.parsers.matdyn import parse_matdyn_dos, parse_matdyn_lambda
+from betenet.parsers.ph import parse_ph_output
+from betenet.parsers.pw import parse_pw_output
+from betenet.physics import THZ_TO_MEV, superconductivity_from_a2f
+from betenet.qe.grids import kgrid_from_density
+from betenet.qe.ph import ph_parameters
+from betenet.qe.pseudo import PseudoFamily
+from betenet.qe.pw import pw_parameters
+from betenet.qe.runner import QERunError
+from betenet.store.documents import A2FData, PhononDosData, QELambdaRow
+from betenet.workflows.files import copy_from
+from betenet.workflows.handlers import default_handlers
+from betenet.workflows.outputs import QETaskDoc
+from betenet.workflows.presets import SMEARINGS_PER_BATCH
+from betenet.workflows.qe_run import run_with_handlers
+
+Grid = tuple[int, int, int]
+FILDYN = "dyn"
+FLFRC = "force_constants.fc"
+WALLTIME_MARGIN = 0.9  # QE stops at 90 % of the budget, leaving time to write its restart files
+
+
+def _job_uuid() -> str | None:
+    current = CURRENT_JOB.job
+    return current.uuid if current is not None else None
+
+
+def site_labels(structure: Structure) -> list[str]:
+    """'Mg1', 'B2', 'B3': species + 1-based site index, the order of the QE input."""
+    return [f"{site.specie.symbol}{i}" for i, site in enumerate(structure, start=1)]
+
+
+def choose_kgrid(structure: Structure, kgrid: Grid | None, density_invA: float | None,
+                 multiple_of: Grid | None = None) -> Grid:
+    """Explicit grid, else from the density; rounded up to a multiple of `multiple_of` (el-ph)."""
+    if kgrid is None:
+        if density_invA is None:
+            raise ValueError("give kgrid or k_density_invA")
+        kgrid = kgrid_from_density(structure, density_invA)
+    if multiple_of is not None:
+        kgrid = tuple(q * max(1, -(-k // q)) for k, q in zip(kgrid, multiple_of))
+    return tuple(int(k) for k in kgrid)
+
+
+def _fail(program: str, path: Path, why: str) -> QERunError:
+    return QERunError(f"{program}.x in {path.parent}: {why}", returncode=0, stdout_path=path,
+                      stderr_path=path.with_suffix(".err"))
+
+
+@dataclass
+class PwMaker(Maker):
+    """pw.x scf / vc-relax (with `la2F` in `parameters` for the dense el-ph grid)."""
+
+    name: str = "pw scf"
+    calculation: str = "scf"
+    parameters: dict[str, Any] = field(default_factory=dict)
+    kgrid: Grid | None = None
+    k_density_invA: float | None = None
+    kgrid_multiple_of: Grid | None = None
+    max_errors: int = 5
+    walltime_s: float | None = None
+
+    @job
+    def make(self, structure: Structure) -> QETaskDoc:
+        if isinstance(structure, dict):
+            structure = Structure.from_dict(structure)
+        kgrid = choose_kgrid(structure, self.kgrid, self.k_density_invA, self.kgrid_multiple_of)
+        family = PseudoFamily.from_settings()
+        entries = family.for_elements(site.specie.symbol for site in structure)
+        extra = {"control": {"max_seconds": WALLTIME_MARGIN * self.walltime_s}} if self.walltime_s else None
+        params = pw_parameters(self.calculation, self.parameters, extra)
+        spec = {
+            "program": "pw",
+            "parameters": params,
+            "inputs": {
+                "structure": structure.as_dict(),
+                "pseudo_dir": str(next(iter(entries.values())).path.parent),
+                "pseudo_files": {el: e.filename for el, e in entries.items()},
+                "kpoints": list(kgrid),
+            },
+        }
+        here = Path.cwd()
+        summary = run_with_handlers(here, "pw", spec, default_handlers("pw", "pw"), max_errors=self.max_errors)
+        out = parse_pw_output(here / "pw.out")
+        if not out.ok:
+            raise _fail("pw", here / "pw.out", f"not converged or failed: {[str(e) for e in out.errors]}")
+        final = structure
+        if self.calculation in ("relax", "vc-relax"):
+            final = _relaxed_structure(here / "pw.out")
+        return QETaskDoc(
+            program="pw", label="pw", dir_name=str(here), job_uuid=_job_uuid(), qe_version=out.qe_version,
+            wall_time_s=summary["wall_time_s"], attempts=summary["attempts"], corrections=summary["corrections"],
+            parameters=summary["spec"]["parameters"], structure=final, kgrid=kgrid,
+            total_energy_Ry=out.total_energy_ry, fermi_energy_eV=out.fermi_energy_ev,
+        )
+
+
+def _relaxed_structure(path: Path) -> Structure:
+    """Last structure of a relaxation, read with ASE's espresso-out reader."""
+    from ase.io import read
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    return AseAtomsAdaptor.get_structure(read(path, format="espresso-out", index=-1))
+
+
+@dataclass
+class PhMaker(Maker):
+    """ph.x on a q-grid: plain phonons (`mode='phonons'`) or el-ph (`mode='elph'`).
+
+    `make(..., start_q, last_q)` restricts the run to part of ph.x's irreducible q-points (splits).
+    """
+
+    name: str = "ph"
+    mode: str = "phonons"
+    qgrid: Grid = (2, 2, 2)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    max_errors: int = 5
+    walltime_s: float | None = None
+
+    @job
+    def make(self, scf_dir: str, a2f_dir: str | None = None, start_q: int | None = None,
+             last_q: int | None = None) -> QETaskDoc:
+        here = Path.cwd()
+        copy_from(scf_dir, ["out/*.save/*", "out/*.xml"])
+        if a2f_dir is not None:
+            copy_from(a2f_dir, ["out/*.a2Fsave"])
+        extra: dict[str, Any] = {"fildyn": FILDYN}
+        if start_q is not None:
+            extra.update(start_q=int(start_q), last_q=int(last_q))
+        if self.walltime_s:
+            extra["max_seconds"] = WALLTIME_MARGIN * self.walltime_s
+        params = ph_parameters(self.mode, self.parameters, extra)
+        spec = {"program": "ph", "parameters": params, "inputs": {"qgrid": list(self.qgrid)}}
+        summary = run_with_handlers(here, "ph", spec, default_handlers("ph", "ph"), max_errors=self.max_errors)
+        out = parse_ph_output(here / "ph.out")
+        if not (out.job_done and out.converged and not out.errors):
+            raise _fail("ph", here / "ph.out", f"not converged or failed: {[str(e) for e in out.errors]}")
+        freqs = [f for q in out.q_points for f in np.asarray(q.frequencies_thz).tolist()]
+        return QETaskDoc(
+            program="ph", label="ph", dir_name=str(here), job_uuid=_job_uuid(), qe_version=out.qe_version,
+            wall_time_s=summary["wall_time_s"], attempts=summary["attempts"], corrections=summary["corrections"],
+            parameters=summary["spec"]["parameters"], qgrid=tuple(self.qgrid), n_qpoints=len(out.grid_q_points_cart_2pi_alat),
+            qpoint_range=(int(start_q), int(last_q)) if start_q is not None else None,
+            lowest_frequency_meV=min(freqs) * THZ_TO_MEV if freqs else None,
+        )
+
+
+def _gather_ph(ph_dirs: list[str], la2F: bool) -> int:
+    """Copy dyn files (and el-ph files) of one or several ph.x runs here; check every q is present."""
+    for ph_dir in ph_dirs:
+        copy_from(ph_dir, [f"{FILDYN}*"])
+        if la2F:
+            copy_from(ph_dir, ["elph_dir/a2Fq2r.*", "elph_dir/elph.inp_lambda.*"])
+    n_q = len(parse_ph_output(Path(ph_dirs[0]) / "ph.out").grid_q_points_cart_2pi_alat)
+    missing = [iq for iq in range(1, n_q + 1) if not Path(f"{FILDYN}{iq}").is_file()]
+    if missing:
+        raise FileNotFoundError(f"q-points {missing} have no dynamical matrix in {ph_dirs}: a split run is missing")
+    return n_q
+
+
+@dataclass
+class Q2rMaker(Maker):
+    """q2r.x: gathers the dyn files of one or several (q-split) ph.x runs → force constants.
+
+    With `la2F`, QE 6.7's q2r.x transforms exactly 10 el-ph smearings (files a2Fq2r.51-60), so the
+    smearings run in batches of 10 in sub-folders `sigma_batch_<b>` (each a complete q2r run).
+    """
+
+    name: str = "q2r"
+    la2F: bool = False
+    el_ph_nsigma: int = 10
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @job
+    def make(self, ph_dirs: list[str]) -> QETaskDoc:
+        here = Path.cwd()
+        n_q = _gather_ph(ph_dirs, self.la2F)
+        params = {"fildyn": FILDYN, "flfrc": FLFRC, "zasr": "crystal", **self.parameters}
+        batches = [here]
+        if self.la2F:
+            batches = [self._prepare_batch(here, b, n_q) for b in range(self.el_ph_nsigma // SMEARINGS_PER_BATCH)]
+            params["la2F"] = True
+        wall, corrections = 0.0, []
+        for folder in batches:
+            summary = run_with_handlers(folder, "q2r", {"program": "q2r", "parameters": params, "inputs": {}}, [])
+            wall += summary["wall_time_s"]
+            if not (folder / FLFRC).is_file():
+                raise _fail("q2r", folder / "q2r.out", f"no force constants {FLFRC} written")
+        return QETaskDoc(
+            program="q2r", label="q2r", dir_name=str(here), job_uuid=_job_uuid(), wall_time_s=wall,
+            attempts=len(batches), corrections=corrections, parameters=params, n_qpoints=n_q,
+            extra_dirs=[str(b) for b in batches if b != here],
+        )
+
+    @staticmethod
+    def _prepare_batch(here: Path, batch: int, n_q: int) -> Path:
+        folder = here / f"sigma_batch_{batch}"
+        (folder / "elph_dir").mkdir(parents=True, exist_ok=True)
+        for dyn in here.glob(f"{FILDYN}*"):
+            if dyn.is_file():
+                _link(dyn, folder / dyn.name)
+        for slot in range(SMEARINGS_PER_BATCH):
+            source_index = 51 + SMEARINGS_PER_BATCH * batch + slot
+            for iq in range(1, n_q + 1):
+                source = here / "elph_dir" / f"a2Fq2r.{source_index}.{iq}"
+                if not source.is_file():
+                    raise FileNotFoundError(f"{source} missing: did ph.x run with el_ph_nsigma ≥ {source_index - 50}?")
+                _link(source, folder / "elph_dir" / f"a2Fq2r.{51 + slot}.{iq}")
+        return folder
+
+
+def _link(source: Path, target: Path) -> None:
+    if target.exists() or target.is_symlink():
+        target.unlink()
+    os.symlink(source, target)
+
+
+@dataclass
+class MatdynMaker(Maker):
+    """matdyn.x DOS with per-site projection (+ α²F and the `lambda` table with `la2F`)."""
+
+    name: str = "matdyn"
+    la2F: bool = False
+    dos_grid: Grid = (20, 20, 20)
+    ndos: int = 200
+    el_ph_sigma_Ry: float = 0.001
+    mu_star: float = 0.10
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @job
+    def make(self, q2r: QETaskDoc | dict, structure: Structure, qgrid: Grid) -> QETaskDoc:
+        if isinstance(structure, dict):
+            structure = Structure.from_dict(structure)
+        q2r = QETaskDoc.model_validate(q2r) if isinstance(q2r, dict) else q2r
+        here = Path.cwd()
+        sources = [Path(d) for d in q2r.extra_dirs] or [Path(q2r.dir_name)]
+        params = {"flfrc": FLFRC, "asr": "crystal", "ndos": self.ndos, "fldos": "phonon.dos", **self.parameters}
+        if self.la2F:
+            params["la2F"] = True
+        labels = site_labels(structure)
+        wall, a2f_all, qe_lambda, dos = 0.0, [], [], None
+        for batch, source in enumerate(sources):
+            folder = here / source.name if self.la2F else here
+            folder.mkdir(exist_ok=True)
+            patterns = [FLFRC] + (["elph_dir/a2Fmatdyn.*"] if self.la2F else [])
+            copy_from(source, patterns, folder)
+            spec = {"program": "matdyn", "parameters": params, "inputs": {"dos_grid": list(self.dos_grid)}}
+            wall += run_with_handlers(folder, "matdyn", spec, [])["wall_time_s"]
+            if dos is None:
+                parsed = parse_matdyn_dos(folder / "phonon.dos", site_labels=labels)
+                dos = PhononDosData(
+                    omega_meV=parsed.omega_meV.tolist(), total_states_per_meV=parsed.total.tolist(),
+                    projected_states_per_meV=parsed.projected.tolist(), site_labels=list(parsed.site_labels),
+                    qgrid=tuple(qgrid), dos_grid=tuple(self.dos_grid),
+                )
+            if self.la2F:
+                a2f_all += self._a2f_batch(folder, batch)
+                qe_lambda += [
+                    QELambdaRow(smearing_Ry=r.sigma_ry, lambda_=r.lambda_, omega_log_K=r.omega_log_K,
+                                tc_mcmillan_K=r.mcmillan_tc_K(self.mu_star) if r.omega_log_K else None)
+                    for r in parse_matdyn_lambda(folder / "lambda")
+                ]
+        return QETaskDoc(
+            program="matdyn", label="matdyn", dir_name=str(here), job_uuid=_job_uuid(), wall_time_s=wall,
+            attempts=len(sources), parameters=params, qgrid=tuple(qgrid), phonon_dos=dos,
+            a2f_all=a2f_all, qe_lambda=qe_lambda,
+        )
+
+    def _a2f_batch(self, folder: Path, batch: int) -> list[A2FData]:
+        spectra = []
+        for slot in range(1, SMEARINGS_PER_BATCH + 1):
+            index = SMEARINGS_PER_BATCH * batch + slot
+            spectrum = parse_a2f_dos(folder / f"a2F.dos{slot}")
+            sc = superconductivity_from_a2f(spectrum.omega_meV, spectrum.a2f, mu_star=self.mu_star)
+            spectra.append(
+                A2FData(
+                    smearing_Ry=round(index * self.el_ph_sigma_Ry, 10), smearing_index=index,
+                    omega_meV=spectrum.omega_meV.tolist(), a2f=spectrum.a2f.tolist(), lambda_=sc.lambda_,
+                    omega_log_K=sc.omega_log_K, omega_2_K=sc.omega_2_K, tc_K=sc.tc_K, mu_star=self.mu_star,
+                )
+            )
+        return spectra

@@ -1,0 +1,156 @@
+"""Electron-phonon workflow options: presets test / fast / production, every field overridable.
+
+`ElectronPhononSettings` is the one validated set of knobs of the flow. `resolve_settings(preset,
+overrides)` layers defaults ← preset ← user overrides through the engine's pure `deep_merge` and
+validates the result, so a bad option fails before any Job exists, with a message naming it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from betenet.qe.params import deep_merge
+
+Grid = tuple[int, int, int]
+METHODS = ("dfpt", "epw")
+PRESET_NAMES = ("test", "fast", "production")
+# QE 6.7's q2r.x/matdyn.x interpolate 10 el-ph smearings per run; more run in batches of 10.
+SMEARINGS_PER_BATCH = 10
+
+
+class ElectronPhononSettings(BaseModel):
+    """All physics and run options of `ElectronPhononMaker` (frozen; change with model_copy)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    preset: str = Field(description="Name of the preset these settings started from.")
+    method: Literal["dfpt", "epw"] = "dfpt"
+    relax: bool = Field(default=False, description="Run a pw.x vc-relax first.")
+    ecutwfc_Ry: float | None = Field(default=None, description="None: the pseudo family's hint.")
+    ecutrho_Ry: float | None = Field(default=None, description="None: family hint, else 4×ecutwfc.")
+    smearing: str = Field(default="mv", description="pw.x occupation smearing.")
+    degauss_Ry: float = Field(default=0.02, gt=0)
+    conv_thr_Ry: float = Field(default=1e-10, gt=0)
+    tr2_ph: float = Field(default=1e-14, gt=0, description="ph.x self-consistency threshold.")
+    k_density_invA: float = Field(default=40.0, gt=0, description="Dense (la2F) k-grid density, Å⁻¹.")
+    q_density_invA: float = Field(default=15.0, gt=0, description="el-ph q-grid density, Å⁻¹.")
+    scf_k_density_invA: float = Field(default=20.0, gt=0, description="Normal scf k-grid density, Å⁻¹.")
+    kgrid_scf: Grid | None = Field(default=None, description="Explicit scf k-grid (wins over density).")
+    kgrid_elph: Grid | None = Field(default=None, description="Explicit dense k-grid (wins).")
+    qgrid_elph: Grid | None = Field(default=None, description="Explicit el-ph q-grid (wins).")
+    qgrid_coarse: Grid = Field(default=(2, 2, 2), description="Coarse phonons (CPD) q-grid.")
+    dos_grid_coarse: Grid = Field(default=(20, 20, 20), description="matdyn DOS mesh, coarse.")
+    dos_grid_fine: Grid = Field(default=(20, 20, 20), description="matdyn DOS mesh, fine.")
+    ndos: int = Field(default=200, ge=10, description="Points of matdyn's DOS axis.")
+    el_ph_sigma_Ry: float = Field(default=0.001, gt=0)
+    el_ph_nsigma: int = Field(default=30, ge=10, le=50)
+    chosen_smearing_Ry: float = Field(default=0.020, gt=0, description="Smearing of the reported α²F.")
+    mu_star: float = Field(default=0.10, ge=0, lt=1)
+    stability_threshold_meV: float = Field(
+        default=0.5, ge=0, description="Modes below −threshold (meV) make the material unstable."
+    )
+    phonopy_mesh: Grid | None = Field(
+        default=(16, 16, 16), description="Dense mesh for phonopy's stability check; None skips it."
+    )
+    q_split: int | None = Field(
+        default=None, ge=1, description="Split the el-ph ph.x run into this many q-point Jobs."
+    )
+    max_errors: int = Field(default=5, ge=0, description="Custodian corrections allowed per program run.")
+    walltime_s: float | None = Field(
+        default=None, gt=0, description="Wall-time budget of one ph.x/pw.x run (sets max_seconds)."
+    )
+    pw_overrides: dict[str, Any] = Field(default_factory=dict, description="Extra pw.x namelist values.")
+    ph_overrides: dict[str, Any] = Field(default_factory=dict, description="Extra ph.x &inputph values.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ElectronPhononSettings":
+        if self.method == "epw":
+            raise ValueError("method='epw' is built by the EPW workflow (workflows/epw*), not this Maker")
+        top = self.el_ph_sigma_Ry * self.el_ph_nsigma
+        index = self.chosen_smearing_index
+        if index is None:
+            raise ValueError(
+                f"chosen_smearing_Ry={self.chosen_smearing_Ry} is not one of the el-ph smearings "
+                f"{self.el_ph_sigma_Ry}·(1..{self.el_ph_nsigma}) Ry (up to {top:g} Ry)"
+            )
+        if self.el_ph_nsigma % SMEARINGS_PER_BATCH:
+            raise ValueError(
+                f"el_ph_nsigma={self.el_ph_nsigma} must be a multiple of {SMEARINGS_PER_BATCH}: QE 6.7's q2r.x/"
+                f"matdyn.x interpolate smearings in sets of {SMEARINGS_PER_BATCH}"
+            )
+        if self.ecutrho_Ry is not None and self.ecutwfc_Ry is not None and self.ecutrho_Ry < 4 * self.ecutwfc_Ry:
+            raise ValueError(f"ecutrho_Ry={self.ecutrho_Ry} < 4·ecutwfc_Ry={4 * self.ecutwfc_Ry}")
+        for name in ("qgrid_coarse", "dos_grid_coarse", "dos_grid_fine", "kgrid_scf", "kgrid_elph", "qgrid_elph"):
+            grid = getattr(self, name)
+            if grid is not None and any(n < 1 for n in grid):
+                raise ValueError(f"{name}={grid} must be three positive integers")
+        if self.kgrid_elph and self.qgrid_elph and any(k % q for k, q in zip(self.kgrid_elph, self.qgrid_elph)):
+            raise ValueError(f"kgrid_elph={self.kgrid_elph} must be a multiple of qgrid_elph={self.qgrid_elph}")
+        return self
+
+    @property
+    def chosen_smearing_index(self) -> int | None:
+        """1-based N of a2F.dosN holding the chosen smearing, or None if it is not on the list."""
+        ratio = self.chosen_smearing_Ry / self.el_ph_sigma_Ry
+        index = round(ratio)
+        return index if abs(ratio - index) < 1e-6 and 1 <= index <= self.el_ph_nsigma else None
+
+    def physics(self) -> dict[str, Any]:
+        """The options that change the numbers (for the document identity): no run/budget knobs."""
+        skip = {"preset", "max_errors", "walltime_s", "q_split"}
+        return self.model_dump(mode="json", exclude=skip)
+
+
+# Seed-like production (BETE-NET: k ≈ 40/Å⁻¹, q ≈ 15/Å⁻¹, 30 smearings of 0.001 Ry, α²F at 0.020 Ry).
+PRESETS: dict[str, dict[str, Any]] = {
+    "production": {},
+    "fast": {
+        "k_density_invA": 25.0,
+        "q_density_invA": 8.0,
+        "scf_k_density_invA": 15.0,
+        "el_ph_sigma_Ry": 0.002,
+        "el_ph_nsigma": 20,
+        "chosen_smearing_Ry": 0.020,
+        "dos_grid_coarse": (12, 12, 12),
+        "dos_grid_fine": (12, 12, 12),
+        "tr2_ph": 1e-12,
+    },
+    # Seconds on fcc Al with Debian's Al.pz-vbc.UPF (QE's example03 physics, 2³ q-grid).
+    "test": {
+        "ecutwfc_Ry": 15.0,
+        "ecutrho_Ry": 60.0,
+        "degauss_Ry": 0.05,
+        "conv_thr_Ry": 1e-8,
+        "tr2_ph": 1e-10,
+        "kgrid_scf": (8, 8, 8),
+        "kgrid_elph": (16, 16, 16),
+        "qgrid_elph": (2, 2, 2),
+        "dos_grid_coarse": (10, 10, 10),
+        "dos_grid_fine": (10, 10, 10),
+        "ndos": 100,
+        "el_ph_sigma_Ry": 0.005,
+        "el_ph_nsigma": 10,
+        "chosen_smearing_Ry": 0.020,
+        "phonopy_mesh": (8, 8, 8),
+    },
+}
+
+
+class InvalidOptionError(ValueError):
+    """A workflow option is unknown or out of range; raised before any Job exists."""
+
+
+def resolve_settings(preset: str = "production", overrides: dict[str, Any] | None = None) -> ElectronPhononSettings:
+    """Defaults ← PRESETS[preset] ← overrides, validated."""
+    if preset not in PRESETS:
+        raise InvalidOptionError(f"Invalid preset={preset!r}, use one of {PRESET_NAMES}")
+    merged = deep_merge({"preset": preset}, PRESETS[preset], overrides)
+    try:
+        return ElectronPhononSettings(**merged)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in err.errors()
+        )
+        raise InvalidOptionError(f"invalid electron-phonon options ({preset} preset): {problems}") from err
