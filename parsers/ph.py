@@ -39,6 +39,10 @@ _FREQ = re.compile(
     re.MULTILINE,
 )
 _IRREP = re.compile(r"^\s*Representation\s*#\s*(\d+)\s+modes?\s*#\s*([\d\s]+?)\s*$")
+# The plan printed before the linear response: `Representation     2      2 modes -  Done`.
+_IRREP_PLAN = re.compile(
+    r"^\s*Representation\s+(\d+)\s+\d+\s+modes?\s*-.*?(To be done|Not done in this run|Done)\s*$", re.MULTILINE
+)
 _SMEARING = re.compile(
     rf"Gaussian Broadening:\s*({FLOAT})\s*Ry,\s*ngauss=\s*(-?\d+)\s*\n"
     rf"\s*DOS\s*=\s*({FLOAT})\s*states/spin/Ry/Unit Cell at Ef=\s*({FLOAT})\s*eV\s*\n"
@@ -77,7 +81,9 @@ class PhQPoint:
     star_size: int | None  # q-points in the star: the weight lambda.x needs
     frequencies_thz: np.ndarray  # (3·n_atoms,), empty if the linear response did not converge
     frequencies_cm1: np.ndarray
-    irreps: tuple[Irrep, ...]
+    irreps: tuple[Irrep, ...]  # linear responses solved in this run
+    irreps_done_before: tuple[int, ...]  # read back by a recover run
+    irreps_not_done: tuple[int, ...]  # left out by start_irr/last_irr: no frequencies then
     elph: tuple[ElphSmearing, ...]  # one per smearing, empty without electron_phonon
 
     @property
@@ -86,7 +92,14 @@ class PhQPoint:
 
     @property
     def converged(self) -> bool:
-        return bool(self.irreps) and all(irrep.converged for irrep in self.irreps)
+        """Every linear response solved here converged (and there was at least one, or a recovered one)."""
+        solved = bool(self.irreps) or bool(self.irreps_done_before)
+        return solved and all(irrep.converged for irrep in self.irreps)
+
+    @property
+    def complete(self) -> bool:
+        """All irreps of this q-point are done, so its dynamical matrix was diagonalised."""
+        return not self.irreps_not_done
 
     @property
     def sigmas_ry(self) -> np.ndarray:
@@ -123,11 +136,10 @@ class PhOutput:
 
     @property
     def complete(self) -> bool:
-        """All q-points of the grid were computed here (False for a start_q/last_q part)."""
+        """Every q-point of the grid was finished here (False for start_q/last_q or start_irr/last_irr parts)."""
         listed = len(self.grid_q_points_cart_2pi_alat)
-        return listed == 0 or sorted(q.index for q in self.q_points if q.index) == list(
-            range(1, listed + 1)
-        )
+        all_q = listed == 0 or sorted(q.index for q in self.q_points if q.index) == list(range(1, listed + 1))
+        return all_q and all(q.complete for q in self.q_points)
 
     @property
     def has_elph(self) -> bool:
@@ -233,25 +245,28 @@ def parse_ph_output(path: str | Path) -> PhOutput:
             "truncated ph.x output: no 'JOB DONE.' line and no QE error message "
             "(killed or still running? a recover run can continue it)",
         )
-    nat = re.search(_NAT, text)
+    nat = _NAT.search(text)
     n_atoms = int(nat.group(1)) if nat else None
     n_modes = 3 * n_atoms if n_atoms else None
     q_grid, grid_points = _grid(text)
     q_points = []
     for q, section in _sections(text):
-        irreps = _irreps(section)
         freqs = _FREQ.findall(section)
+        plan = _IRREP_PLAN.findall(section)
+        star = _STAR.search(section)
         point = PhQPoint(
             index=_index(q, grid_points),
             q_cart_2pi_alat=frozen(q),
-            star_size=int(_STAR.search(section).group(1)) if _STAR.search(section) else None,
+            star_size=int(star.group(1)) if star else None,
             frequencies_thz=frozen([to_float(thz) for _, thz, _ in freqs]),
             frequencies_cm1=frozen([to_float(cm1) for _, _, cm1 in freqs]),
-            irreps=irreps,
+            irreps=_irreps(section),
+            irreps_done_before=tuple(int(i) for i, status in plan if status == "Done"),
+            irreps_not_done=tuple(int(i) for i, status in plan if status == "Not done in this run"),
             elph=_elph(section, path, n_modes),
         )
         where = f"q = {np.array2string(q, precision=7)}"
-        if point.converged and not errors and not freqs:
+        if point.converged and point.complete and not errors and not freqs:
             raise ParseError(path, f"{where} converged but no 'freq (' lines follow (frequencies missing)")
         if freqs and n_modes is not None and len(freqs) != n_modes:
             raise ParseError(path, f"{where} lists {len(freqs)} frequencies, expected 3·{n_atoms}")

@@ -105,3 +105,18 @@ def test_imaginary_modes_keep_their_sign():
     negative = {q.index: int((q.frequencies_cm1 < 0).sum()) for q in unstable.q_points}
     assert negative[1] == 0 and sum(negative.values()) >= 2
     assert np.all(np.sign(unstable.q_points[1].frequencies_meV) == np.sign(unstable.q_points[1].frequencies_cm1))
+
+
+def test_partial_irrep_run_has_no_frequencies_and_is_incomplete():
+    part = parse_ph_output(BROKEN / "ph_partial_irr1_of_q2.out")  # real run, start_irr=last_irr=1
+    assert part.ok and not part.complete
+    (q,) = part.q_points
+    assert q.index == 2 and q.converged and not q.complete
+    assert [irrep.index for irrep in q.irreps] == [1] and q.irreps_not_done == (2,)
+    assert q.frequencies_cm1.size == 0  # ph.x does not diagonalise an incomplete dynamical matrix
+
+
+def test_full_run_lists_every_irrep_as_to_be_done(elph):
+    for q in elph.q_points:
+        assert q.complete and q.irreps_not_done == () and q.irreps_done_before == ()
+        assert sorted(m for irrep in q.irreps for m in irrep.modes) == [1, 2, 3]
