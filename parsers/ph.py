@@ -229,7 +229,7 @@ def _index(q: np.ndarray, grid: np.ndarray) -> int | None:
 
 
 def parse_ph_output(path: str | Path) -> PhOutput:
-    """Parse ph.x stdout (QE 6.x and 7.x layouts), including start_q/last_q partial runs.
+    """Parse ph.x stdout (QE 6.x and 7.x layouts), including start_q/last_q and start_irr/last_irr parts.
 
     Raises ParseError for a missing/empty/foreign file, a run cut off without `JOB DONE.` or a QE
     error message, and a converged q-point whose frequencies are missing or of the wrong count.
