@@ -15,6 +15,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,18 +148,16 @@ def run_program(
             env=child_environment(),
             start_new_session=True,  # own process group: a timeout kills mpirun and all ranks
         )
-        try:
-            returncode = process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            raise QETimeoutError(
-                f"{program.binary} in {directory} ran past its {timeout_s:g} s limit and was killed; "
-                f"partial output in {stdout_path}",
-                stdout_path=stdout_path,
-                stderr_path=stderr_path,
-            ) from None
+        returncode, expired = _wait(process, timeout_s)
         wall_time_s = time.perf_counter() - start
 
+    if expired:
+        raise QETimeoutError(
+            f"{program.binary} in {directory} ran past its {timeout_s:g} s limit and was killed; "
+            f"partial output in {stdout_path}",
+            stdout_path=stdout_path,
+            stderr_path=stderr_path,
+        )
     if check and returncode != 0:
         raise QERunError(
             f"{program.binary} exited with code {returncode} in {directory} (command: {shlex.join(command)}).\n"
@@ -178,19 +177,41 @@ def run_program(
     )
 
 
-def _kill_group(process: subprocess.Popen) -> None:
-    """SIGTERM the process group, give it a moment, then SIGKILL whatever is left of it."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        if sig == signal.SIGTERM:
-            try:
-                process.wait(timeout=_TERMINATE_GRACE_S)
-            except subprocess.TimeoutExpired:
-                pass
-    process.wait()
+def _wait(process: subprocess.Popen, timeout_s: float) -> tuple[int, bool]:
+    """Block until the child exits; past `timeout_s`, end its whole process group.
+
+    A blocking wait plus a timer thread, because `Popen.wait(timeout=...)` polls with sleeps of up
+    to 50 ms and so adds tens of ms to every run. Returns (returncode, timed out).
+    """
+    expired, exited = threading.Event(), threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        _signal_group(process.pid, signal.SIGTERM)
+        if not exited.wait(_TERMINATE_GRACE_S):
+            _signal_group(process.pid, signal.SIGKILL)
+
+    timer = threading.Timer(timeout_s, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        returncode = process.wait()
+    except BaseException:  # e.g. Ctrl-C: never leave MPI ranks running
+        _signal_group(process.pid, signal.SIGKILL)
+        raise
+    finally:
+        exited.set()
+        timer.cancel()
+    if expired.is_set():
+        _signal_group(process.pid, signal.SIGKILL)  # ranks that outlived their launcher
+    return returncode, expired.is_set()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _tail(path: Path) -> str:
