@@ -7,6 +7,7 @@ folder (glob patterns) to their parsers, for the programs whose results are not 
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,13 @@ class Program:
         if self.parser is None:
             raise LookupError(f"{self.binary} has no stdout parser; its results are in {sorted(self.file_parsers)}")
         return load_callable(self.parser)
+
+    def parser_for_file(self, filename: str) -> Callable:
+        """The parser of a file this program leaves behind, e.g. matdyn's 'a2F.dos3'."""
+        for pattern, dotted in self.file_parsers.items():
+            if fnmatch.fnmatchcase(filename, pattern):
+                return load_callable(dotted)
+        raise LookupError(f"no parser registered for {filename!r} of {self.binary}; known: {sorted(self.file_parsers)}")
 
 
 def load_callable(dotted: str) -> Callable:

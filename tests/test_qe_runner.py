@@ -6,6 +6,7 @@ binary; a real failing pw.x covers the non-zero exit.
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -52,19 +53,28 @@ def test_registry_lookup_and_validation():
         get_program("pwx")
     with pytest.raises(LookupError, match="no stdout parser"):
         get_program("q2r").load_parser()
+    from betenet.parsers.a2f import parse_a2f_dos
+    from betenet.parsers.pw import parse_pw_output
+
+    assert get_program("pw").load_parser() is parse_pw_output
+    assert get_program("matdyn").parser_for_file("a2F.dos10") is parse_a2f_dos
+    with pytest.raises(LookupError, match="no parser registered for 'al.fc'"):
+        get_program("matdyn").parser_for_file("al.fc")
 
 
 def test_command_line_prefix_pools_and_input(tmp_path):
-    require_qe("pw.x", "q2r.x", "lambda.x", "mpirun")
-    with override_settings(mpi_command="mpirun -np 2 --bind-to none", qe_bin_dir=None) as settings:
+    require_qe("pw.x", "matdyn.x", "q2r.x", "lambda.x")
+    launcher = _fake_binary(tmp_path, "mpirun", "exit 0\n")  # the prefix logic, whatever MPI is installed
+    which = {name: shutil.which(name) for name in ("pw.x", "matdyn.x", "q2r.x", "lambda.x")}
+    with override_settings(mpi_command=f"{launcher} -np 2 --bind-to none", qe_bin_dir=None) as settings:
         assert build_command(get_program("pw"), "scf.in", 2, settings) == [
-            "mpirun", "-np", "2", "--bind-to", "none", "/usr/bin/pw.x", "-nk", "2", "-in", "scf.in",
+            str(launcher), "-np", "2", "--bind-to", "none", which["pw.x"], "-nk", "2", "-in", "scf.in",
         ]
-        assert build_command(get_program("matdyn"), "m.in", 2, settings)[-3:] == ["/usr/bin/matdyn.x", "-in", "m.in"]
-        assert build_command(get_program("q2r"), "q2r.in", 2, settings) == ["/usr/bin/q2r.x", "-in", "q2r.in"]
-        assert build_command(get_program("lambda"), "lambda.in", 1, settings) == ["/usr/bin/lambda.x"]
+        assert build_command(get_program("matdyn"), "m.in", 2, settings)[-3:] == [which["matdyn.x"], "-in", "m.in"]
+        assert build_command(get_program("q2r"), "q2r.in", 2, settings) == [which["q2r.x"], "-in", "q2r.in"]
+        assert build_command(get_program("lambda"), "lambda.in", 1, settings) == [which["lambda.x"]]
     with override_settings(mpi_command="", qe_bin_dir=None) as settings:
-        assert build_command(get_program("pw"), "pw.in", 1, settings) == ["/usr/bin/pw.x", "-in", "pw.in"]
+        assert build_command(get_program("pw"), "pw.in", 1, settings) == [which["pw.x"], "-in", "pw.in"]
 
 
 def test_missing_binary_says_which_and_how_to_fix(tmp_path, monkeypatch):
