@@ -62,7 +62,7 @@ def write_lambda_input(
         raise ValueError(f"lambda.x reads file names of ≤ {MAX_FILENAME_CHARS} characters without '!': {too_long}")
     if not emax_THz > 0 or not degauss_THz > 0:
         raise ValueError(f"emax_THz and degauss_THz must be > 0, got {emax_THz!r}, {degauss_THz!r}")
-    if ngauss not in (-99, -1, 0, 1) and ngauss < 1:
+    if ngauss < 0 and ngauss not in (-1, -99):
         raise ValueError(f"ngauss={ngauss}: 0 Gaussian, 1.. Methfessel–Paxton, -1 Marzari–Vanderbilt, -99 Fermi–Dirac")
 
     lines = [f"{emax_THz:.6f} {degauss_THz:.6f} {ngauss}", f"{len(q)}"]
@@ -131,12 +131,12 @@ def star_sizes(
         dataset = spglib.get_symmetry_dataset((cell.lattice_A, cell.frac_coords, numbers), symprec=symprec)
     if dataset is None:
         raise ValueError(f"spglib found no symmetry for the structure at symprec={symprec}")
-    rotations = np.asarray(dataset.rotations)
+    transposed = np.asarray(dataset.rotations).transpose(0, 2, 1)
     lattice_alat = cell.lattice_A / (alat_A or np.linalg.norm(cell.lattice_A[0]))
     sizes = []
     for q in np.atleast_2d(qpoints_cart_alat):
-        reduced = lattice_alat @ q
-        images = np.concatenate([rotations.transpose(0, 2, 1) @ reduced, -(rotations.transpose(0, 2, 1) @ reduced)])
-        wrapped = np.round(images - np.floor(images + 1e-6), 6) % 1.0
-        sizes.append(len({tuple(np.round(row, 5)) for row in wrapped}))
+        images = transposed @ (lattice_alat @ q)
+        images = np.concatenate([images, -images])
+        # Equal modulo a reciprocal lattice vector ⇔ equal reduced coordinates modulo 1.
+        sizes.append(len(np.unique(np.round(images, 5) % 1.0, axis=0)))
     return sizes
