@@ -28,3 +28,9 @@ def main(
     ),
 ) -> None:
     """betenet command line."""
+
+
+# --- verbs (each module keeps its heavy imports inside the command) -----------------------------------
+from betenet.dataset.cli import build_dataset_command  # noqa: E402
+
+app.command("build-dataset")(build_dataset_command)
