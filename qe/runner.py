@@ -27,22 +27,22 @@ _TAIL_LINES = 15
 _TERMINATE_GRACE_S = 5.0
 
 
-class QEError(RuntimeError):
+class RunnerError(RuntimeError):
     """Base class of the runner's errors."""
 
 
-class MissingBinaryError(QEError):
+class MissingBinaryError(RunnerError):
     pass
 
 
-class QETimeoutError(QEError):
+class QETimeoutError(RunnerError):
     def __init__(self, message: str, *, stdout_path: Path, stderr_path: Path):
         super().__init__(message)
         self.stdout_path = stdout_path
         self.stderr_path = stderr_path
 
 
-class QERunError(QEError):
+class QERunError(RunnerError):
     def __init__(self, message: str, *, returncode: int, stdout_path: Path, stderr_path: Path):
         super().__init__(message)
         self.returncode = returncode
