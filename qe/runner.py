@@ -103,6 +103,9 @@ def child_environment() -> dict[str, str]:
     env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
     env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
     env.setdefault("OMP_NUM_THREADS", "1")
+    # Unbuffered Fortran stdout: a serial (singleton MPI) run that stops in errore otherwise loses
+    # its "Error in routine ..." block, which is still in the buffer when MPI_Abort kills it.
+    env.setdefault("GFORTRAN_UNBUFFERED_PRECONNECTED", "y")
     return env
 
 
