@@ -3,7 +3,7 @@ and corrects the run's *parameters* in its spec file (see qe_run.py); the next a
 the input with the engine's writer.
 
 - PwConvergenceHandler: pw.x SCF not converged → halve mixing_beta (≥ 0.05), more electron steps.
-- PhConvergenceHandler: ph.x linear-response SCF not converged → raise nmix_ph, halve alpha_mix,
+- PhConvergenceHandler: ph.x linear-response SCF not converged → raise nmix_ph (≤ 5), halve alpha_mix,
   at least QE's default number of iterations; restart from the first unfinished q-point.
 - DiagonalizationHandler: Cholesky / "S matrix not positive definite" → diagonalization='cg'.
 - WalltimeHandler: QE stopped itself at max_seconds → restart. ph.x restarts from the first
@@ -22,11 +22,12 @@ from custodian.custodian import ErrorHandler
 from betenet.parsers.errors import ParseError
 from betenet.parsers.ph import parse_ph_output
 from betenet.parsers.pw import parse_pw_output
-from betenet.workflows.qe_run import read_spec, write_spec
+from betenet.workflows.qe_run import all_outputs, read_spec, write_spec
 
 PH_DEFAULT_ALPHA_MIX = 0.7
 PH_DEFAULT_NMIX = 4
 PH_DEFAULT_NITER = 100
+PH_MAX_NMIX = 5  # ph.x rejects nmix_ph > 5 ("Wrong nmix_ph")
 _CHOLESKY_MARKERS = ("S matrix not positive definite", "problems computing cholesky", "cholesky")
 _WALLTIME_MARKER = "Maximum CPU time exceeded"
 
@@ -80,32 +81,46 @@ class PwConvergenceHandler(_QEHandler):
         }
 
 
-def finished_qpoints(directory, fildyn: str, elph: bool) -> set[int]:
-    """1-based q-points whose results are on disk: `<fildyn><iq>` (+ elph_dir/elph.inp_lambda.<iq>)."""
-    done = set()
-    for path in Path(directory).glob(f"{fildyn}*"):
-        suffix = path.name[len(fildyn):]
-        if suffix.isdigit() and int(suffix) > 0:
-            iq = int(suffix)
-            if not elph or (Path(directory) / "elph_dir" / f"elph.inp_lambda.{iq}").is_file():
-                done.add(iq)
-    return done
+def computed_qpoints(directory, label: str = "ph") -> dict:
+    """q-point index → parsed q-point with frequencies, over every custodian attempt's output
+    (a restart computes only the rest; a q-point interrupted mid-way has no frequencies printed)."""
+    found = {}
+    for path in all_outputs(directory, label):
+        try:
+            parsed = parse_ph_output(path)
+        except ParseError:
+            continue  # an attempt killed before it printed anything usable
+        found.update({q.index: q for q in parsed.q_points if q.index and q.frequencies_thz.size})
+    return found
+
+
+def finished_qpoints(directory, elph: bool, label: str = "ph") -> set[int]:
+    """1-based q-points whose dynamical matrix (and el-ph coefficients when asked) are final."""
+    return {iq for iq, q in computed_qpoints(directory, label).items() if q.elph or not elph}
+
+
+def unfinished_qpoints(directory, spec: dict) -> list[int]:
+    """q-points of this run's range (start_q..last_q of ph.x's list) without results on disk."""
+    params = spec["parameters"]
+    try:
+        n_q = len(parse_ph_output(Path(directory) / "ph.out").grid_q_points_cart_2pi_alat)
+    except ParseError:
+        return [int(params.get("start_q", 1))]  # no q-point list printed yet: start where we started
+    last = min(int(params.get("last_q", n_q)), n_q)
+    done = finished_qpoints(directory, bool(params.get("electron_phonon")))
+    return [iq for iq in range(int(params.get("start_q", 1)), last + 1) if iq not in done]
 
 
 def restart_from_unfinished_q(directory, spec: dict) -> int:
     """Set start_q to the first q-point of this run without results, drop stale scratch; return it."""
     params = spec["parameters"]
-    first = int(params.get("start_q", 1))
-    done = finished_qpoints(directory, params.get("fildyn", "dyn"), bool(params.get("electron_phonon")))
-    start = first
-    while start in done:
-        start += 1
-    params["start_q"] = start
+    todo = unfinished_qpoints(directory, spec)
+    params["start_q"] = todo[0] if todo else int(params.get("start_q", 1))
     params.pop("recover", None)
     status = Path(directory) / params.get("outdir", "./out") / "_ph0"
     for stale in status.glob("*.phsave/status_run.xml"):
         stale.unlink()  # a fresh start at start_q, not QE's recover of the interrupted point
-    return start
+    return params["start_q"]
 
 
 class PhConvergenceHandler(_QEHandler):
@@ -121,7 +136,7 @@ class PhConvergenceHandler(_QEHandler):
         alpha = dict(alpha) if isinstance(alpha, dict) else {"1": alpha}
         alpha_now = float(alpha.get("1", alpha.get(1, PH_DEFAULT_ALPHA_MIX)))
         params["alpha_mix"] = {"1": max(0.1, alpha_now / 2)}
-        params["nmix_ph"] = min(2 * int(params.get("nmix_ph", PH_DEFAULT_NMIX)), 20)
+        params["nmix_ph"] = min(int(params.get("nmix_ph", PH_DEFAULT_NMIX)) + 1, PH_MAX_NMIX)
         params["niter_ph"] = max(int(params.get("niter_ph", PH_DEFAULT_NITER)), PH_DEFAULT_NITER)
         start_q = restart_from_unfinished_q(directory, spec)
         write_spec(directory, self.label, spec)
@@ -164,7 +179,10 @@ class WalltimeHandler(_QEHandler):
         self.program = program
 
     def check(self, directory="./") -> bool:
-        return self._applies(directory) and _WALLTIME_MARKER in self._text(directory)
+        if not (self._applies(directory) and _WALLTIME_MARKER in self._text(directory)):
+            return False
+        # ph.x may hit max_seconds after its last q-point: then there is nothing left to do
+        return self.program != "ph" or bool(unfinished_qpoints(directory, read_spec(directory, self.label)))
 
     def correct(self, directory="./") -> dict:
         spec = read_spec(directory, self.label)

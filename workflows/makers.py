@@ -28,10 +28,10 @@ from betenet.qe.pw import pw_parameters
 from betenet.qe.runner import QERunError
 from betenet.store.documents import A2FData, PhononDosData, QELambdaRow
 from betenet.workflows.files import copy_from
-from betenet.workflows.handlers import default_handlers
+from betenet.workflows.handlers import computed_qpoints, default_handlers, unfinished_qpoints
 from betenet.workflows.outputs import QETaskDoc
 from betenet.workflows.presets import SMEARINGS_PER_BATCH
-from betenet.workflows.qe_run import run_with_handlers
+from betenet.workflows.qe_run import read_spec, run_with_handlers
 
 Grid = tuple[int, int, int]
 FILDYN = "dyn"
@@ -150,11 +150,14 @@ class PhMaker(Maker):
             extra["max_seconds"] = WALLTIME_MARGIN * self.walltime_s
         params = ph_parameters(self.mode, self.parameters, extra)
         spec = {"program": "ph", "parameters": params, "inputs": {"qgrid": list(self.qgrid)}}
-        summary = run_with_handlers(here, "ph", spec, default_handlers("ph", "ph"), max_errors=self.max_errors)
+        summary = run_with_handlers(
+            here, "ph", spec, default_handlers("ph", "ph"), max_errors=self.max_errors,
+            accept_nonzero=lambda d: not unfinished_qpoints(d, read_spec(d, "ph")),
+        )
         out = parse_ph_output(here / "ph.out")
         if not (out.job_done and out.converged and not out.errors):
             raise _fail("ph", here / "ph.out", f"not converged or failed: {[str(e) for e in out.errors]}")
-        freqs = [f for q in out.q_points for f in np.asarray(q.frequencies_thz).tolist()]
+        freqs = [f for q in computed_qpoints(here).values() for f in np.asarray(q.frequencies_thz).tolist()]
         return QETaskDoc(
             program="ph", label="ph", dir_name=str(here), job_uuid=_job_uuid(), qe_version=out.qe_version,
             wall_time_s=summary["wall_time_s"], attempts=summary["attempts"], corrections=summary["corrections"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from custodian.custodian import Custodian, CustodianError, ErrorHandler, Job
 from pymatgen.core import Structure
@@ -58,10 +58,24 @@ def render_input(spec: dict) -> str:
     return RENDERERS[spec["program"]](spec)
 
 
+def attempt_outputs_path(directory: str | Path, label: str, index: int) -> Path:
+    return Path(directory) / f"{label}.attempt{index + 1}.out"
+
+
+def _attempts(directory: str | Path, label: str) -> list[Path]:
+    return sorted(Path(directory).glob(f"{label}.attempt*.out"), key=lambda p: int(p.name.split("attempt")[1][:-4]))
+
+
+def all_outputs(directory: str | Path, label: str) -> list[Path]:
+    """Stdout files of every attempt, oldest first, the final one last."""
+    return [*_attempts(directory, label), Path(directory) / f"{label}.out"]
+
+
 class QEProgramJob(Job):
     """custodian Job: render `<label>.in` from the spec and run the program (blocking).
 
     run() returns None (the engine's runner waits for the process); handlers then read the output.
+    The output of an earlier attempt is kept as `<label>.attempt<N>.out`.
     Every attempt's return code and wall time are appended to `<label>.runs.json`.
     """
 
@@ -76,6 +90,9 @@ class QEProgramJob(Job):
 
     def run(self, directory: str = "./"):
         spec = read_spec(directory, self.label)
+        previous = Path(directory) / f"{self.label}.out"
+        if previous.is_file():  # keep each failed attempt's output: results of finished q-points live there
+            previous.rename(attempt_outputs_path(directory, self.label, len(list(_attempts(directory, self.label)))))
         result = run_program(
             spec["program"], render_input(spec), directory, label=self.label,
             npool=self.npool, timeout_s=self.timeout_s, check=False,
@@ -98,11 +115,13 @@ def run_with_handlers(
     max_errors: int = 5,
     npool: int | None = None,
     timeout_s: float | None = None,
+    accept_nonzero: Callable[[Path], bool] | None = None,
 ) -> dict[str, Any]:
     """Write the spec, run under custodian; return {attempts, wall_time_s, corrections, spec}.
 
-    Raises QERunError when the last attempt still exited non-zero (no handler knew the failure) or
-    custodian ran out of corrections; the message names the folder and the last error.
+    Raises QERunError when the last attempt still exited non-zero (no handler knew the failure and
+    `accept_nonzero(directory)` does not say the work is complete anyway, e.g. ph.x stopped at
+    max_seconds after its last q-point) or custodian ran out of corrections.
     """
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
@@ -120,7 +139,7 @@ def run_with_handlers(
             returncode=-1, stdout_path=out, stderr_path=directory / f"{label}.err",
         ) from err
     runs = json.loads((directory / f"{label}{RUNS_SUFFIX}").read_text())
-    if runs[-1]["returncode"] != 0:
+    if runs[-1]["returncode"] != 0 and not (accept_nonzero and accept_nonzero(directory)):
         tail = "\n".join(out.read_text(errors="replace").strip().splitlines()[-8:]) if out.is_file() else ""
         raise QERunError(
             f"{spec['program']}.x exited with code {runs[-1]['returncode']} in {directory} and no handler "
