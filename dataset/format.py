@@ -280,7 +280,7 @@ def _counts(records: list[DatasetRecord]) -> dict[str, Any]:
         "with_omega_log": n(lambda r: r.omega_log_K is not None),
         "with_omega_2": n(lambda r: r.omega_2_K is not None),
         "with_tc": n(lambda r: r.tc_K is not None),
-        "splits": {str(s): n(lambda r, s=s: r.split == s) for s in (*SPLITS, None)},
+        "splits": {(s or "null"): n(lambda r, s=s: r.split == s) for s in (*SPLITS, None)},
     }
 
 

@@ -101,3 +101,19 @@ def test_bad_line_names_file_and_line(tmp_path):
         read_dataset(out, verify_hash=False)
     with pytest.raises(DatasetFormatError, match="manifest.json is missing"):
         read_dataset(tmp_path)
+
+
+def test_jarvis_import_keeps_every_row_and_flags_unusual_labels(tmp_path, shared_dir):
+    from betenet.dataset.jarvis import import_jarvis
+
+    dataset = import_jarvis(shared_dir / "data/jarvis_supercon/jarvis_supercon.jsonl", tmp_path / "jarvis")
+    counts = dataset.manifest.counts
+    assert counts["records"] == 924 and counts["with_a2f"] == 0
+    assert counts["splits"] == {"train": 499, "val": 27, "test": 0, "null": 398}
+    flags = {r.id: r.extra["label_flags"] for r in dataset.records if r.extra["label_flags"]}
+    assert flags["JVASP-14968"] == ["lambda<=0"]  # Si4Ti2, λ = -0.0471: kept as given
+    assert sum(f == ["lambda>4"] for f in flags.values()) == 39
+    record = next(r for r in dataset.records if r.id == "JVASP-14968")
+    assert record.lambda_ == -0.0471 and record.omega_log_K == 0.0
+    atoms = dataset.read_structure(record)
+    assert sorted(atoms.get_chemical_symbols()) == ["Si"] * 4 + ["Ti"] * 2
