@@ -82,7 +82,7 @@ def test_records_carry_targets_features_and_ids(settings, documents, tmp_path):
             assert np.sum(rows) * 2.0 == pytest.approx(3.0 * doc.nsites, rel=0.05)
         atoms = dataset.read_structure(record)
         assert atoms.get_volume() == pytest.approx(doc.structure.volume, rel=1e-5)
-    assert dataset.manifest.counts["splits"] == {"train": 2, "val": 0, "test": 1, "None": 0}
+    assert dataset.manifest.counts["splits"] == {"train": 2, "val": 0, "test": 1, "null": 0}
     assert dataset.manifest.query["criteria"] == {"status": "ok", "stability.stable": True}
     # the same store and query give the same content hash (the dataset is a function of the store)
     again = build_dataset(get_store(settings), tmp_path / "again", StoreQuery(),
