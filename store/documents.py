@@ -112,11 +112,11 @@ class CalculationParameters(BaseModel):
     qe_version: str | None = Field(default=None, description="Version printed by pw.x, e.g. '6.7MaX'.")
     preset: str = Field(description="Preset the parameters started from: test / fast / production.")
     pseudos: list[PseudoData] = Field(default_factory=list)
-    ecutwfc_Ry: float
-    ecutrho_Ry: float
+    ecutwfc_Ry: float | None = Field(default=None, description="None only when the run failed before scf.")
+    ecutrho_Ry: float | None = None
     smearing: str = Field(description="Electronic occupation smearing of pw.x, e.g. 'mv'.")
     degauss_Ry: float
-    kgrid_scf: tuple[int, int, int]
+    kgrid_scf: tuple[int, int, int] | None = None
     kgrid_elph: tuple[int, int, int] | None = Field(
         default=None, description="Dense k-grid of the la2F scf (a multiple of qgrid_elph)."
     )

@@ -214,8 +214,9 @@ def store_document(maker: ElectronPhononMaker, structure, input_structure, calc_
 
 
 def build_document(settings: ElectronPhononSettings, structure: Structure, input_structure: Structure,
-                   calc_id: str, pseudos: list, tasks: dict[str, QETaskDoc], stability: StabilityData,
+                   calc_id: str, pseudos: list, tasks: dict[str, QETaskDoc], stability: StabilityData | None,
                    status_reason: str | None = None) -> ElectronPhononDoc:
+    """The document from whatever tasks ran; `status_reason` given → a 'failed' document."""
     scf = tasks.get("scf")
     pw_system = scf.parameters.get("system", {}) if scf else {}
     la2f = tasks.get("scf_la2F")
@@ -224,10 +225,10 @@ def build_document(settings: ElectronPhononSettings, structure: Structure, input
     params = CalculationParameters(
         qe_version=scf.qe_version if scf else None, preset=settings.preset,
         pseudos=[PseudoData.model_validate(p) for p in pseudos],
-        ecutwfc_Ry=pw_system.get("ecutwfc", settings.ecutwfc_Ry or 0.0),
-        ecutrho_Ry=pw_system.get("ecutrho", settings.ecutrho_Ry or 0.0),
+        ecutwfc_Ry=pw_system.get("ecutwfc", settings.ecutwfc_Ry),
+        ecutrho_Ry=pw_system.get("ecutrho", settings.ecutrho_Ry),
         smearing=settings.smearing, degauss_Ry=settings.degauss_Ry,
-        kgrid_scf=scf.kgrid if scf else (0, 0, 0), kgrid_elph=la2f.kgrid if la2f else None,
+        kgrid_scf=scf.kgrid if scf else settings.kgrid_scf, kgrid_elph=la2f.kgrid if la2f else None,
         qgrid_coarse=settings.qgrid_coarse, qgrid_elph=elph_ph.qgrid if elph_ph else None,
         el_ph_sigma_Ry=settings.el_ph_sigma_Ry, el_ph_nsigma=settings.el_ph_nsigma,
         chosen_smearing_Ry=settings.chosen_smearing_Ry, mu_star=settings.mu_star,

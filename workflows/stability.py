@@ -41,7 +41,7 @@ def phonopy_check(structure: Structure, force_constants: str | Path, mesh: Grid,
     """(lowest frequency on the dense mesh in meV, max |Δ| of per-site DOS fractions vs matdyn)."""
     phonon = phonopy_from_q2r(structure, force_constants)
     phonon.run_mesh(list(mesh), with_eigenvectors=True, is_mesh_symmetry=False)
-    lowest_meV = float(np.min(phonon.get_mesh_dict()["frequencies"])) * THZ_TO_MEV
+    lowest_meV = float(np.min(phonon.mesh.frequencies)) * THZ_TO_MEV
     deviation = None
     if matdyn_dos is not None:
         phonon.run_projected_dos()

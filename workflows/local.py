@@ -1,0 +1,70 @@
+"""Run electron-phonon Flows on this machine (jobflow's run_locally) into the configured stores.
+
+A Flow that fails still leaves a document: status 'failed' with the failing Job and its error as the
+reason (DESIGN: failed materials are stored too, never a sentinel number).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from jobflow import run_locally
+from pymatgen.core import Structure
+
+from betenet.settings import get_settings
+from betenet.store.documents import ElectronPhononDoc
+from betenet.store.stores import get_job_store, get_store, load_document, save_document
+from betenet.workflows.flows import ElectronPhononMaker, build_document
+
+_FAILED = re.compile(r"^(?P<job>.+?) failed with exception:\n(?P<trace>.*)$", re.DOTALL)
+
+
+class _JobEvents(logging.Handler):
+    """Collects jobflow's per-Job log lines: progress callbacks and the failure tracebacks."""
+
+    def __init__(self, on_event: Callable[[str], None] | None):
+        super().__init__(level=logging.INFO)
+        self.on_event = on_event
+        self.failures: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        failed = _FAILED.match(message)
+        if failed:
+            last_line = failed["trace"].strip().splitlines()[-1]
+            self.failures.append((failed["job"], last_line))
+        if self.on_event is not None:
+            self.on_event(message.splitlines()[0])
+
+
+def run_structure(structure: Structure, maker: ElectronPhononMaker, root_dir: str | Path | None = None,
+                  on_event: Callable[[str], None] | None = None) -> ElectronPhononDoc:
+    """Build (validates first), run and store one material; returns its stored document."""
+    flow = maker.make(structure)
+    calc_id, pseudos = maker.identity(structure)
+    root = Path(root_dir or Path(get_settings().home) / "runs" / calc_id)
+    root.mkdir(parents=True, exist_ok=True)
+    events = _JobEvents(on_event)
+    logger = logging.getLogger("jobflow")
+    logger.addHandler(events)
+    previous_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        run_locally(flow, store=get_job_store(), create_folders=True, root_dir=root, log=False)
+    finally:
+        logger.removeHandler(events)
+        logger.setLevel(previous_level)
+    if not events.failures:
+        doc = load_document(calc_id, get_store())
+        if doc is not None:
+            return doc
+        reason = "the flow finished without writing its document"
+    else:
+        job_name, error = events.failures[0]
+        reason = f"{job_name}: {error}"
+    failed = build_document(maker.settings, structure, structure, calc_id, [p.model_dump() for p in pseudos],
+                            {}, None, status_reason=reason)
+    return save_document(failed, get_store())
