@@ -40,14 +40,18 @@ def user_errors(command):
     return wrapper
 
 
-StoreUri = typer.Option(None, "--store-uri", help="mongodb://host:port/[db] (default: settings; none = embedded store).")
-Database = typer.Option(None, "--database", help="Database name (default: settings).")
+# The store options every data verb takes (the same spelling as `betenet run`).
+StoreUri = typer.Option(None, "--store", help="mongodb://host:port/[db]; default BETENET_STORE_URI, else the "
+                        "embedded store under --home.")
+Home = typer.Option(None, "--home", help="Working folder holding the embedded store; default BETENET_HOME.")
+Database = typer.Option(None, "--database", help="Database name; default BETENET_DATABASE.")
 
 
 @contextlib.contextmanager
-def store_settings(store_uri: str | None, database: str | None) -> Iterator[BetenetSettings]:
+def store_settings(store_uri: str | None, home: Path | None, database: str | None) -> Iterator[BetenetSettings]:
     """Settings with the command's store options applied."""
-    overrides = {k: v for k, v in {"store_uri": store_uri, "database": database}.items() if v is not None}
+    overrides = {k: v for k, v in {"store_uri": store_uri, "home": home, "database": database}.items()
+                 if v is not None}
     with override_settings(**overrides) as settings:
         yield settings
 
@@ -123,6 +127,7 @@ def build_dataset_command(
         None, help="Import this JARVIS supercon .jsonl (moment labels, no α²F) instead of querying the store."),
     overwrite: bool = typer.Option(False, help="Replace an existing dataset directory."),
     store_uri: Optional[str] = StoreUri,
+    home: Optional[Path] = Home,
     database: Optional[str] = Database,
 ) -> None:
     """Export documents from the store (or a JARVIS file) as a versioned dataset directory."""
@@ -140,7 +145,7 @@ def build_dataset_command(
     else:
         split = SplitSpec(test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
 
-    with store_settings(store_uri, database) as settings:
+    with store_settings(store_uri, home, database) as settings:
         result = build_dataset(get_store(settings), out, query, split=split, require=parse_list(require),
                                overwrite=overwrite, source=describe_store(settings, DOCS_COLLECTION))
     manifest = result.dataset.manifest

@@ -159,11 +159,11 @@ def test_sites_that_do_not_match_the_structure_are_an_error():
 
 def test_cli(settings, documents, tmp_path):
     runner = CliRunner()
-    store_args = ["--database", settings.database] + (["--store-uri", settings.store_uri] if settings.store_uri else [])
-    env = {"BETENET_HOME": str(settings.home)}
+    store_args = ["--database", settings.database, "--home", str(settings.home)]
+    store_args += ["--store", settings.store_uri] if settings.store_uri else []
     out = tmp_path / "cli-ds"
     result = runner.invoke(app, ["build-dataset", str(out), "--test-fraction", "0", "--elements", "Al",
-                                 "--max-sites", "4", "--since", "2020-01-01", *store_args], env=env)
+                                 "--max-sites", "4", "--since", "2020-01-01", *store_args])
     assert result.exit_code == 0, result.output
     assert "3 records from 3 matching documents" in result.output
     manifest = json.loads((out / "manifest.json").read_text())
@@ -176,6 +176,6 @@ def test_cli(settings, documents, tmp_path):
         (["--status", "any", "--include-unstable"], "DatasetBuildError: document"),
         ([], "FileExistsError"),
     ]:
-        bad = runner.invoke(app, ["build-dataset", str(out), *args, *store_args], env=env)
+        bad = runner.invoke(app, ["build-dataset", str(out), *args, *store_args])
         assert bad.exit_code == 2 and message in bad.output, (args, bad.output)
         assert "Traceback" not in bad.output
