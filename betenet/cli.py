@@ -34,3 +34,14 @@ def main(
 from betenet.dataset.cli import build_dataset_command  # noqa: E402
 
 app.command("build-dataset")(build_dataset_command)
+
+from betenet.workflows.cli import run_command, submit_command  # noqa: E402
+
+app.command("run")(run_command)
+app.command("submit")(submit_command)
+
+from betenet.screening.cli import predict_command, screen_command, train_ensemble_command  # noqa: E402
+
+app.command("train-ensemble")(train_ensemble_command)
+app.command("predict")(predict_command)
+app.command("screen")(screen_command)

@@ -23,6 +23,7 @@ from pymatgen.core import Structure
 
 from betenet.qe.params import deep_merge
 from betenet.qe.pseudo import PseudoFamily
+from betenet.settings import get_settings
 from betenet.store.documents import (
     CalculationParameters,
     ElectronPhononDoc,
@@ -44,6 +45,7 @@ class ElectronPhononMaker(Maker):
 
     name: str = "electron-phonon"
     settings: ElectronPhononSettings = field(default_factory=lambda: resolve_settings("production"))
+    document_store: dict[str, Any] | None = None  # settings (store_uri, database) fixed at submit time
 
     @classmethod
     def from_preset(cls, preset: str = "production", **overrides: Any) -> "ElectronPhononMaker":
@@ -210,7 +212,10 @@ def store_document(maker: ElectronPhononMaker, structure, input_structure, calc_
     """Assemble the ElectronPhononDoc from the task documents and upsert it into the store."""
     doc = build_document(maker.settings, _structure(structure), _structure(input_structure), calc_id, pseudos,
                          {k: QETaskDoc.model_validate(v) for k, v in tasks.items()}, stability)
-    return save_document(doc, get_store())
+    settings = get_settings()
+    if maker.document_store:
+        settings = settings.model_copy(update=maker.document_store)
+    return save_document(doc, get_store(settings))
 
 
 def build_document(settings: ElectronPhononSettings, structure: Structure, input_structure: Structure,

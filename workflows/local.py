@@ -6,8 +6,10 @@ reason (DESIGN: failed materials are stored too, never a sentinel number).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,9 +45,15 @@ class _JobEvents(logging.Handler):
 def run_structure(structure: Structure, maker: ElectronPhononMaker, root_dir: str | Path | None = None,
                   on_event: Callable[[str], None] | None = None) -> ElectronPhononDoc:
     """Build (validates first), run and store one material; returns its stored document."""
+    settings = get_settings()
+    home = Path(settings.home).resolve()  # Jobs run in their own folders: pin a relative home now
+    if maker.document_store is None:
+        maker = dataclasses.replace(
+            maker, document_store={"home": str(home), "store_uri": settings.store_uri, "database": settings.database}
+        )
     flow = maker.make(structure)
     calc_id, pseudos = maker.identity(structure)
-    root = Path(root_dir or Path(get_settings().home) / "runs" / calc_id)
+    root = Path(root_dir).resolve() if root_dir else home / "runs" / calc_id
     root.mkdir(parents=True, exist_ok=True)
     events = _JobEvents(on_event)
     logger = logging.getLogger("jobflow")
@@ -53,7 +61,9 @@ def run_structure(structure: Structure, maker: ElectronPhononMaker, root_dir: st
     previous_level = logger.level
     logger.setLevel(logging.INFO)
     try:
-        run_locally(flow, store=get_job_store(), create_folders=True, root_dir=root, log=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # jobflow's own use of monty's deprecated cd
+            run_locally(flow, store=get_job_store(), create_folders=True, root_dir=root, log=False)
     finally:
         logger.removeHandler(events)
         logger.setLevel(previous_level)

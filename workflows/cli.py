@@ -1,0 +1,155 @@
+"""`betenet run` (local, with progress) and `betenet submit` (FireWorks / jobflow-remote).
+
+Everything a run needs is checked before anything runs or is written: every structure file reads,
+every element has a pseudopotential, the QE binaries exist, the options are valid. A bad input
+prints one line `error: <what> (<where>)` and exits 2, leaving the store untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import typer
+
+REQUIRED_PROGRAMS = ("pw", "ph", "q2r", "matdyn")
+ENGINES = ("fireworks", "jobflow-remote")
+
+
+class InputError(Exception):
+    """A user input problem: printed as one line, exit code 2."""
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def read_structure(path: Path):
+    """pymatgen Structure from CIF/POSCAR/...; InputError naming the file for anything unreadable."""
+    from pymatgen.core import Structure
+
+    if not path.is_file():
+        raise InputError(f"structure file {path} does not exist")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pymatgen warns line by line about a broken CIF; one error is enough
+            structure = Structure.from_file(path)
+    except Exception as err:  # pymatgen raises many types for malformed files
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"cannot read a structure from {path}: {reason}") from err
+    if len(structure) == 0:
+        raise InputError(f"{path} holds no atoms")
+    return structure
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """['q_split=2', 'qgrid_coarse=[2,2,2]'] → {'q_split': 2, 'qgrid_coarse': [2, 2, 2]}."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            overrides[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = value
+    return overrides
+
+
+def prepare(structure_files: list[Path], preset: str, overrides: dict, check_binaries: bool = True):
+    """(maker, [(path, structure)]) after every check; raises InputError with a one-line message."""
+    from betenet.qe.programs import get_program
+    from betenet.qe.pseudo import PseudoError
+    from betenet.qe.runner import MissingBinaryError, resolve_binary
+    from betenet.workflows.flows import ElectronPhononMaker
+    from betenet.workflows.presets import InvalidOptionError
+
+    try:
+        maker = ElectronPhononMaker.from_preset(preset, **overrides)
+    except InvalidOptionError as err:
+        raise InputError(str(err)) from err
+    items = [(path, read_structure(path)) for path in structure_files]
+    for path, structure in items:
+        try:
+            maker.identity(structure)
+            maker.makers(structure)
+        except PseudoError as err:
+            raise InputError(f"{err} (structure {path})") from err
+        except ValueError as err:
+            raise InputError(f"{path}: {err}") from err
+    if check_binaries:
+        for name in REQUIRED_PROGRAMS:
+            try:
+                resolve_binary(get_program(name))
+            except MissingBinaryError as err:
+                raise InputError(str(err)) from err
+    return maker, items
+
+
+def run_command(
+    structures: list[Path] = typer.Argument(..., help="Structure files (CIF, POSCAR, ...).", show_default=False),
+    preset: str = typer.Option("production", help="test | fast | production"),
+    store: str = typer.Option(None, "--store", help="mongodb://host:port/db; default: embedded store under --home."),
+    home: Path = typer.Option(None, help="Working folder (runs, embedded store); default BETENET_HOME."),
+    set_: list[str] = typer.Option([], "--set", help="Override an option, KEY=VALUE (JSON value), repeatable."),
+) -> None:
+    """Run the electron-phonon workflow here, store the documents, print λ, ω_log and Tc."""
+    from rich.console import Console
+
+    from betenet.settings import override_settings
+    from betenet.workflows.local import run_structure
+
+    settings = {k: v for k, v in (("store_uri", store), ("home", home)) if v is not None}
+    console = Console(stderr=True)
+    with override_settings(**settings):
+        try:
+            maker, items = prepare(structures, preset, parse_overrides(set_))
+        except InputError as err:
+            _fail(str(err))
+        failures = 0
+        for path, structure in items:
+            label = f"{structure.composition.reduced_formula} ({path.name})"
+            with console.status(f"{label}: starting") as status:
+                doc = run_structure(structure, maker, on_event=lambda msg: status.update(f"{label}: {msg}"))
+            typer.echo(_summary(label, doc))
+            failures += doc.status == "failed"
+    if failures:
+        raise typer.Exit(code=1)
+
+
+def _summary(label: str, doc) -> str:
+    if doc.status == "ok":
+        return (f"{label}: λ = {doc.lambda_:.3f}, ω_log = {doc.omega_log_K:.1f} K, ω₂ = {doc.omega_2_K:.1f} K, "
+                f"Tc = {doc.tc_K:.2f} K (μ* = {doc.a2f.mu_star}, σ = {doc.a2f.smearing_Ry} Ry) [{doc.calc_id}]")
+    return f"{label}: {doc.status}: {doc.status_reason} [{doc.calc_id}]"
+
+
+def submit_command(
+    structures: list[Path] = typer.Argument(..., help="Structure files (CIF, POSCAR, ...).", show_default=False),
+    engine: str = typer.Option(..., help="fireworks | jobflow-remote"),
+    preset: str = typer.Option("production", help="test | fast | production"),
+    store: str = typer.Option(None, "--store", help="mongodb://host:port/db (FireWorks needs a server)."),
+    set_: list[str] = typer.Option([], "--set", help="Override an option, KEY=VALUE (JSON value), repeatable."),
+    project: str = typer.Option(None, help="jobflow-remote project name (default: its current project)."),
+    worker: str = typer.Option(None, help="jobflow-remote worker name (default: the project's first)."),
+) -> None:
+    """Submit the workflow to FireWorks (LaunchPad on the store's MongoDB) or jobflow-remote."""
+    from betenet.settings import get_settings, override_settings
+    from betenet.workflows import submit
+
+    if engine not in ENGINES:
+        _fail(f"Invalid engine={engine!r}, use one of {ENGINES}")
+    with override_settings(**({"store_uri": store} if store else {})):
+        try:
+            # the programs run on the workers, not necessarily here: no binary check
+            maker, items = prepare(structures, preset, parse_overrides(set_), check_binaries=False)
+            if engine == "fireworks":
+                ids = submit.submit_fireworks([s for _, s in items], maker, get_settings())
+            else:
+                ids = submit.submit_jobflow_remote([s for _, s in items], maker, project=project, worker=worker)
+        except (InputError, submit.SubmitError) as err:
+            _fail(str(err))
+    for (path, _), ident in zip(items, ids):
+        typer.echo(f"{path}: submitted to {engine} as {ident}")
