@@ -39,3 +39,9 @@ from betenet.workflows.cli import run_command, submit_command  # noqa: E402
 
 app.command("run")(run_command)
 app.command("submit")(submit_command)
+
+from betenet.screening.cli import predict_command, screen_command, train_ensemble_command  # noqa: E402
+
+app.command("train-ensemble")(train_ensemble_command)
+app.command("predict")(predict_command)
+app.command("screen")(screen_command)

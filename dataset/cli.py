@@ -2,8 +2,9 @@
 
 Heavy imports (pymatgen, maggma) happen inside the commands so `betenet --help` stays quick.
 
-Also the store options shared by the data verbs (`--store-uri`, `--database`): they override the
-settings for this one command, so `BETENET_STORE_URI` / the config file still work without them.
+Also what the data verbs share (build-dataset, train-ensemble, screen): the store options
+(`--store`, `--home`, `--database`, overriding the settings for one command, so `BETENET_STORE_URI`
+and the config file still work without them), the document filters, and one-line user errors.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from urllib.parse import urlparse
 
 import typer
 
+from betenet.model.errors import ModelError
 from betenet.settings import BetenetSettings, override_settings
 
 # Errors a user can fix: shown as one line (exit code 2) instead of a traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, LookupError, FileExistsError, FileNotFoundError)
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, LookupError, FileExistsError, FileNotFoundError,
+                                                ModelError)
 
 
 def user_errors(command):
@@ -104,25 +107,51 @@ def query_from_options(status: str, include_unstable: bool, method: str | None, 
     )
 
 
+# Document filters (build-dataset, train-ensemble from the store, screen from the store).
+Status = typer.Option("ok", help="Document status: ok / unstable / failed / any.")
+IncludeUnstable = typer.Option(False, help="Also dynamically unstable materials (default: stable only).")
+Method = typer.Option(None, help="Only documents of this α²F route: dfpt / epw.")
+Elements = typer.Option(None, help="Comma list: materials containing all of these.")
+ExcludeElements = typer.Option(None, help="Comma list: materials containing none of these.")
+MaxSites = typer.Option(None, help="At most this many atoms in the cell.")
+Since = typer.Option(None, help="Documents created at/after this date (UTC).")
+Until = typer.Option(None, help="Documents created before this date (UTC).")
+Where = typer.Option(None, help="Extra Mongo criteria as JSON, ANDed with the filters.")
+# How the records are split (build-dataset, train-ensemble from the store).
+TestFraction = typer.Option(0.2, help="Seeded split: fraction of distinct structures for test.")
+ValFraction = typer.Option(0.0, help="Seeded split: fraction for validation.")
+SplitSeed = typer.Option(0, "--split-seed", help="Seed of the split.")
+SeedSplit = typer.Option(
+    None, help="Folder with the seed paper's indices/idx_{train,test}_full.txt and structures/<i>.cif: "
+    "use that split (matched by structure) instead of a seeded one.")
+
+
+def split_from_options(test_fraction: float, val_fraction: float, seed: int, seed_split: Path | None):
+    from betenet.dataset.build import SplitSpec, seed_paper_assignments
+
+    if seed_split is not None:
+        return SplitSpec(assignments=seed_paper_assignments(seed_split / "indices", seed_split / "structures"),
+                         label=f"seed paper indices {seed_split}")
+    return SplitSpec(test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
+
+
 @user_errors
 def build_dataset_command(
     out: Path = typer.Argument(..., help="Dataset directory to write."),
-    status: str = typer.Option("ok", help="Document status: ok / unstable / failed / any."),
-    include_unstable: bool = typer.Option(False, help="Also dynamically unstable materials (default: stable only)."),
-    method: Optional[str] = typer.Option(None, help="Only documents of this α²F route: dfpt / epw."),
-    elements: Optional[str] = typer.Option(None, help="Comma list: materials containing all of these."),
-    exclude_elements: Optional[str] = typer.Option(None, help="Comma list: materials containing none of these."),
-    max_sites: Optional[int] = typer.Option(None, help="At most this many atoms in the cell."),
-    since: Optional[datetime] = typer.Option(None, help="Documents created at/after this date (UTC)."),
-    until: Optional[datetime] = typer.Option(None, help="Documents created before this date (UTC)."),
-    where: Optional[str] = typer.Option(None, help="Extra Mongo criteria as JSON, ANDed with the filters."),
+    status: str = Status,
+    include_unstable: bool = IncludeUnstable,
+    method: Optional[str] = Method,
+    elements: Optional[str] = Elements,
+    exclude_elements: Optional[str] = ExcludeElements,
+    max_sites: Optional[int] = MaxSites,
+    since: Optional[datetime] = Since,
+    until: Optional[datetime] = Until,
+    where: Optional[str] = Where,
     require: str = typer.Option("a2f", help="Comma list of features every record must have (a2f, cpd, fpd)."),
-    test_fraction: float = typer.Option(0.2, help="Seeded split: fraction of distinct structures for test."),
-    val_fraction: float = typer.Option(0.0, help="Seeded split: fraction for validation."),
-    seed: int = typer.Option(0, help="Seed of the split."),
-    seed_split: Optional[Path] = typer.Option(
-        None, help="Folder with the seed paper's indices/idx_{train,test}_full.txt and structures/<i>.cif: "
-        "use that split (matched by structure) instead of a seeded one."),
+    test_fraction: float = TestFraction,
+    val_fraction: float = ValFraction,
+    seed: int = SplitSeed,
+    seed_split: Optional[Path] = SeedSplit,
     jarvis: Optional[Path] = typer.Option(
         None, help="Import this JARVIS supercon .jsonl (moment labels, no α²F) instead of querying the store."),
     overwrite: bool = typer.Option(False, help="Replace an existing dataset directory."),
@@ -134,16 +163,12 @@ def build_dataset_command(
     if jarvis is not None:
         _import_jarvis(jarvis, out, overwrite)
         return
-    from betenet.dataset.build import SplitSpec, build_dataset, seed_paper_assignments
+    from betenet.dataset.build import build_dataset
     from betenet.store.stores import DOCS_COLLECTION, get_store
 
     query = query_from_options(status, include_unstable, method, elements, exclude_elements, max_sites, since,
                                until, where)
-    if seed_split is not None:
-        split = SplitSpec(assignments=seed_paper_assignments(seed_split / "indices", seed_split / "structures"),
-                          label=f"seed paper indices {seed_split}")
-    else:
-        split = SplitSpec(test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
+    split = split_from_options(test_fraction, val_fraction, seed, seed_split)
 
     with store_settings(store_uri, home, database) as settings:
         result = build_dataset(get_store(settings), out, query, split=split, require=parse_list(require),

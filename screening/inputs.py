@@ -28,6 +28,7 @@ class Candidate:
     site_phdos: dict[str, np.ndarray] = field(default_factory=dict)
     labels: dict[str, float | None] | None = None  # DFT λ, ω_log, ω₂, Tc on the model grid
     dft_a2f: np.ndarray | None = None  # DFT α²F on the model grid, for plots
+    calc_id: str | None = None  # the store document it came from / was matched to
 
     @property
     def formula(self) -> str:
@@ -121,6 +122,6 @@ def candidates_from_documents(docs) -> list[Candidate]:
         candidates.append(Candidate(
             id=doc.calc_id, atoms=AseAtomsAdaptor.get_atoms(doc.structure), source=f"store document {doc.calc_id}",
             site_phdos=phdos, labels=labels,
-            dft_a2f=np.asarray(record.a2f) if record.a2f is not None else None,
+            dft_a2f=np.asarray(record.a2f) if record.a2f is not None else None, calc_id=doc.calc_id,
         ))
     return candidates

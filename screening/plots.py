@@ -36,7 +36,7 @@ def a2f_plot(omega_meV, mean, std, title: str, path: Path, dft=None) -> None:
     ax.fill_between(omega_meV, np.clip(mean - std, 0, None), mean + std, alpha=0.3, label="ensemble ±1σ")
     ax.plot(omega_meV, mean, lw=1.5, label="ensemble mean")
     if dft is not None:
-        ax.plot(*dft, "k--", lw=1.0, label="DFT")
+        ax.plot(*dft, "k--", lw=1.0, label="DFT (model grid)")
     ax.set_xlabel("ω (meV)")
     ax.set_ylabel("α²F(ω)")
     ax.set_xlim(0, omega_meV.max())

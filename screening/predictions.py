@@ -1,9 +1,9 @@
-"""Ensemble output → per-structure predictions: α²F mean ± spread, λ, ω_log, ω₂, Tc ± spread.
+"""Ensemble output → per-structure rows: α²F mean ± spread, λ, ω_log, ω₂, Tc ± spread.
 
-The seed's convention: the prediction is the mean α²F of the members and the moments and Tc are
-computed from that mean (bins 1..50 of the model grid); the uncertainty is the spread (standard
-deviation) of the same numbers computed member by member. Where a spectrum has no weight (λ = 0),
-ω_log and ω₂ are undefined and reported as null, and Allen–Dynes gives Tc = 0 K.
+The numbers come from `betenet.model.ensemble.Ensemble.predict` (the seed's convention: moments and
+Tc of the mean α²F, the members' spread as uncertainty); this module attaches each to its input
+(formula, source, DFT labels), ranks them and writes CSV/JSON. Values the model leaves undefined
+(ω_log, ω₂, Tc where the predicted λ is 0) become null, never a placeholder number.
 """
 
 from __future__ import annotations
@@ -16,15 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from betenet.physics import (
-    DEFAULT_MU_STAR,
-    MEV_PER_K,
-    MODEL_GRID_MEV,
-    allen_dynes_tc,
-    lambda_from_a2f,
-    omega_2_from_a2f,
-    omega_log_from_a2f,
-)
+from betenet.physics import MODEL_GRID_MEV
 
 SCALARS = ("lambda", "omega_log_K", "omega_2_K", "tc_K")
 CSV_COLUMNS = ("rank", "id", "formula", "n_atoms", "lambda", "lambda_std", "omega_log_K", "omega_log_K_std",
@@ -61,42 +53,27 @@ class Prediction:
                 "a2f_std": list(self.a2f_std), "dft": self.labels}
 
 
-def moments_51(a2f: np.ndarray, mu_star: float) -> dict[str, np.ndarray]:
-    """λ, ω_log (K), ω₂ (K), Tc (K) of α²F rows on the model grid (bins 1..50), NaN where undefined."""
-    a2f = np.atleast_2d(np.asarray(a2f, dtype=float))
-    lam = lambda_from_a2f(MODEL_GRID_MEV, a2f, first_bin=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        omega_log = np.where(lam > 0, omega_log_from_a2f(MODEL_GRID_MEV, a2f, first_bin=1), np.nan) / MEV_PER_K
-        omega_2 = np.where(lam > 0, omega_2_from_a2f(MODEL_GRID_MEV, a2f, first_bin=1), np.nan) / MEV_PER_K
-        safe = lam > 0
-        tc = np.zeros_like(lam)
-        if safe.any():
-            tc[safe] = allen_dynes_tc(lam[safe], omega_log[safe], omega_2[safe], mu_star)
-    return {"lambda": lam, "omega_log_K": omega_log, "omega_2_K": omega_2, "tc_K": tc}
-
-
-def summarise(member_a2f: np.ndarray, candidates, mu_star: float = DEFAULT_MU_STAR) -> list[Prediction]:
-    """`member_a2f`: (n_members, n_structures, 51) from the ensemble, candidates in the same order."""
-    member_a2f = np.asarray(member_a2f, dtype=float)
-    if member_a2f.ndim != 3 or member_a2f.shape[1] != len(candidates) or member_a2f.shape[2] != MODEL_GRID_MEV.size:
-        raise ValueError(f"member α²F of shape {member_a2f.shape}; expected (members, {len(candidates)}, "
-                         f"{MODEL_GRID_MEV.size})")
-    mean = member_a2f.mean(axis=0)
-    std = member_a2f.std(axis=0)
-    of_mean = moments_51(mean, mu_star)
-    n_members, n = member_a2f.shape[:2]
-    per_member = moments_51(member_a2f.reshape(n_members * n, -1), mu_star)
-    per_member = {k: v.reshape(n_members, n) for k, v in per_member.items()}
-    predictions = []
-    for j, candidate in enumerate(candidates):
-        values = {k: _number(of_mean[k][j]) for k in SCALARS}
-        spread = {k: _spread(per_member[k][:, j]) for k in SCALARS}
-        predictions.append(Prediction(
-            id=candidate.id, formula=candidate.formula, n_atoms=len(candidate.atoms), source=candidate.source,
-            a2f_mean=tuple(mean[j].tolist()), a2f_std=tuple(std[j].tolist()), values=values, spread=spread,
-            mu_star=mu_star, n_members=n_members, labels=candidate.labels,
+def from_model(prediction, candidates) -> list[Prediction]:
+    """Rows of a `betenet.model.ensemble.Prediction` for `candidates` (in the order predicted)."""
+    by_id = {c.id: c for c in candidates}
+    if list(prediction.ids) != [c.id for c in candidates]:
+        raise ValueError("the ensemble's prediction is not in the order of the candidates")
+    rows = []
+    for g, ident in enumerate(prediction.ids):
+        candidate = by_id[ident]
+        values = {k: _number(getattr(prediction, _ATTR[k])[g]) for k in SCALARS}
+        spread = {k: _number(getattr(prediction, f"{_ATTR[k].rstrip('_')}_std")[g]) for k in SCALARS}
+        rows.append(Prediction(
+            id=ident, formula=candidate.formula, n_atoms=len(candidate.atoms), source=candidate.source,
+            a2f_mean=tuple(np.asarray(prediction.a2f[g], dtype=float).tolist()),
+            a2f_std=tuple(np.asarray(prediction.a2f_std[g], dtype=float).tolist()),
+            values=values, spread=spread, mu_star=float(prediction.mu_star), n_members=int(prediction.n_members),
+            labels=candidate.labels,
         ))
-    return predictions
+    return rows
+
+
+_ATTR = {"lambda": "lambda_", "omega_log_K": "omega_log_K", "omega_2_K": "omega_2_K", "tc_K": "tc_K"}
 
 
 def _number(value) -> float | None:
@@ -104,14 +81,13 @@ def _number(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _spread(values: np.ndarray) -> float | None:
-    finite = values[np.isfinite(values)]
-    return float(finite.std()) if finite.size else None
-
-
 def rank_by_tc(predictions: list[Prediction]) -> list[Prediction]:
-    """Highest predicted Tc first; ties broken by the smaller spread, then by id."""
-    return sorted(predictions, key=lambda p: (-(p.values["tc_K"] or 0.0), p.spread["tc_K"] or 0.0, p.id))
+    """Highest predicted Tc first (undefined Tc last); ties broken by the smaller spread, then by id."""
+    def key(p: Prediction):
+        tc, spread = p.values["tc_K"], p.spread["tc_K"]
+        return (tc is None, -(tc or 0.0), spread if spread is not None else math.inf, p.id)
+
+    return sorted(predictions, key=key)
 
 
 def write_csv(predictions: list[Prediction], path: Path) -> None:

@@ -1,5 +1,5 @@
-"""Member spectra → predictions (moments of the mean, spread over members), ranking, outputs; and
-the inputs a screening reads (files, folders) with every unusable one rejected with a reason."""
+"""The ensemble's prediction → ranked rows and files; and the inputs a screening reads (files,
+folders) with every unusable one rejected with a reason."""
 
 from __future__ import annotations
 
@@ -12,54 +12,53 @@ from ase import Atoms
 from ase.build import bulk
 from ase.io import write
 
-from betenet.physics import MODEL_GRID_MEV, allen_dynes_tc, model_grid_moments
+from betenet.physics import MODEL_GRID_MEV
 from betenet.screening.inputs import Candidate, read_structure_files
-from betenet.screening.predictions import rank_by_tc, summarise, write_csv, write_json
-
-
-def _gauss(center_meV, height):
-    return height * np.exp(-((MODEL_GRID_MEV - center_meV) / 4.0) ** 2)
+from betenet.screening.predictions import from_model, rank_by_tc, write_csv, write_json
 
 
 def _candidates(*names):
-    return [Candidate(id=n, atoms=bulk("Al", "fcc", a=4.05), source=f"{n}.cif") for n in names]
+    return [Candidate(id=n, atoms=bulk("Al", "fcc", a=4.05), source=f"{n}.cif",
+                      labels={"lambda": 0.5} if n == "strong" else None) for n in names]
 
 
-def test_moments_of_the_mean_and_spread_over_members():
-    base = _gauss(20.0, 0.5)
-    members = np.stack([[0.8 * base], [1.2 * base]])  # (2 members, 1 structure, 51)
-    (p,) = summarise(members, _candidates("al"), mu_star=0.1)
-    exact = model_grid_moments(base)
-    assert p.values["lambda"] == pytest.approx(exact.lambda_)
-    assert p.values["omega_log_K"] == pytest.approx(exact.omega_log_K)
-    assert p.values["tc_K"] == pytest.approx(allen_dynes_tc(exact.lambda_, exact.omega_log_K, exact.omega_2_K, 0.1))
-    assert p.spread["lambda"] == pytest.approx(0.2 * exact.lambda_)  # std of 0.8λ and 1.2λ
-    assert p.spread["omega_log_K"] == pytest.approx(0.0, abs=1e-9)  # scaling α²F leaves ω_log alone
-    assert p.spread["tc_K"] > 0
-    assert np.allclose(p.a2f_std, 0.2 * base)
-    assert p.n_members == 2 and p.formula == "Al"
+def _model_prediction(ids, tc, tc_std):
+    """What `Ensemble.predict` returns (model engineer's dataclass), with chosen numbers."""
+    from betenet.model.ensemble import Prediction as ModelPrediction
+
+    n = len(ids)
+    a2f = np.tile(np.exp(-((MODEL_GRID_MEV - 20.0) / 4.0) ** 2), (n, 1))
+    values = np.linspace(0.2, 0.6, n)
+    nan_where_tc_nan = np.where(np.isnan(tc), np.nan, 1.0)
+    return ModelPrediction(
+        ids=list(ids), omega_meV=MODEL_GRID_MEV.copy(), a2f=a2f, a2f_std=0.1 * a2f, lambda_=values,
+        omega_log_K=200.0 * nan_where_tc_nan, omega_2_K=220.0 * nan_where_tc_nan, tc_K=np.asarray(tc, dtype=float),
+        lambda_std=0.1 * values, omega_log_K_std=np.full(n, 5.0), omega_2_K_std=np.full(n, 6.0),
+        tc_K_std=np.asarray(tc_std, dtype=float), n_members=4, mu_star=0.1,
+    )
 
 
-def test_empty_spectrum_has_no_frequencies_and_zero_tc():
-    members = np.zeros((3, 1, 51))
-    (p,) = summarise(members, _candidates("dead"))
-    assert p.values == {"lambda": 0.0, "omega_log_K": None, "omega_2_K": None, "tc_K": 0.0}
-    assert p.spread["omega_log_K"] is None
-    with pytest.raises(ValueError, match="expected \\(members, 1, 51\\)"):
-        summarise(np.zeros((3, 2, 51)), _candidates("dead"))
-
-
-def test_ranking_and_files(tmp_path):
-    members = np.stack([[_gauss(20, 0.3), _gauss(12, 1.0), _gauss(30, 0.05)]] * 2)
-    ranked = rank_by_tc(summarise(members, _candidates("weak", "strong", "none")))
-    assert [p.id for p in ranked] == ["strong", "weak", "none"]
+def test_rows_from_the_model_prediction_ranked_by_tc(tmp_path):
+    candidates = _candidates("weak", "strong", "none", "tie")
+    model = _model_prediction([c.id for c in candidates], tc=[1.0, 9.0, np.nan, 1.0], tc_std=[0.5, 2.0, np.nan, 0.2])
+    rows = from_model(model, candidates)
+    assert rows[0].values["lambda"] == pytest.approx(0.2) and rows[0].spread["lambda"] == pytest.approx(0.02)
+    # undefined numbers (λ = 0 → no ω_log, no Tc) are null, never a placeholder
+    assert rows[2].values["tc_K"] is None and rows[2].values["omega_log_K"] is None
+    assert rows[1].labels == {"lambda": 0.5} and rows[1].n_members == 4 and rows[1].formula == "Al"
+    ranked = rank_by_tc(rows)
+    # highest Tc first; equal Tc: the smaller spread first; undefined Tc last
+    assert [p.id for p in ranked] == ["strong", "tie", "weak", "none"]
     write_csv(ranked, tmp_path / "p.csv")
-    rows = list(csv.DictReader((tmp_path / "p.csv").open()))
-    assert [r["id"] for r in rows] == ["strong", "weak", "none"] and rows[0]["rank"] == "1"
-    assert float(rows[0]["tc_K"]) == pytest.approx(ranked[0].values["tc_K"], rel=1e-5)
+    table = list(csv.DictReader((tmp_path / "p.csv").open()))
+    assert [r["id"] for r in table] == ["strong", "tie", "weak", "none"] and table[0]["rank"] == "1"
+    assert float(table[0]["tc_K"]) == pytest.approx(9.0) and table[3]["tc_K"] == ""
     write_json(ranked, tmp_path / "p.json", meta={"variant": "CSO"})
     saved = json.loads((tmp_path / "p.json").read_text())
     assert saved["variant"] == "CSO" and len(saved["predictions"][0]["a2f_mean"]) == 51
+    assert saved["predictions"][0]["dft"] == {"lambda": 0.5}
+    with pytest.raises(ValueError, match="not in the order"):
+        from_model(model, candidates[::-1])
 
 
 def test_inputs_report_every_unusable_file(tmp_path):

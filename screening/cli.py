@@ -1,0 +1,248 @@
+"""`betenet train-ensemble`, `betenet predict`, `betenet screen`.
+
+    train-ensemble OUT [--dataset DIR | store filters]   ensemble in OUT (dataset from the store in OUT/dataset)
+    predict STRUCTURE... --ensemble DIR [--out DIR]      table; CSV/JSON and α²F plots with --out
+    screen [SOURCE] --ensemble DIR --out DIR             SOURCE: folder/files of structures or a dataset
+                                                         directory; none: the store's documents (filters)
+
+Predictions go to the store's `predictions` collection (unless --no-save), linked to the ensemble id
+and the hash of the dataset it was trained on. Heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from betenet.dataset.cli import (
+    Database,
+    Elements as ElementsOpt,
+    ExcludeElements,
+    Home,
+    IncludeUnstable,
+    MaxSites,
+    Method,
+    SeedSplit,
+    Since,
+    SplitSeed,
+    Status,
+    StoreUri,
+    TestFraction,
+    Until,
+    ValFraction,
+    Where,
+    parse_list,
+    query_from_options,
+    split_from_options,
+    store_settings,
+    user_errors,
+)
+
+VARIANTS = ("CSO", "CPD", "FPD")
+EnsembleDir = typer.Option(..., "--ensemble", help="Trained ensemble directory (from train-ensemble).")
+MuStar = typer.Option(None, help="Coulomb pseudopotential μ* for Tc (default: the ensemble's, 0.10).")
+Save = typer.Option(True, help="Write the predictions to the store's 'predictions' collection.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# train-ensemble
+# ---------------------------------------------------------------------------------------------------
+
+
+def _network_overrides(pairs: list[str]) -> dict:
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--network expects KEY=VALUE, got {pair!r}")
+        overrides[key.strip()] = json.loads(value)
+    return overrides
+
+
+@user_errors
+def train_ensemble_command(
+    out: Path = typer.Argument(..., help="Ensemble directory (created, or finished if partly trained)."),
+    dataset: Optional[Path] = typer.Option(None, help="Train from this dataset directory instead of the store."),
+    variant: str = typer.Option("CSO", help="CSO (structure only) / CPD (+ coarse site PhDOS) / FPD (+ fine)."),
+    members: int = typer.Option(10, help="Bootstrap members (the seed used 100)."),
+    seed: int = typer.Option(0, help="Seed of the bootstrap resamples and initialisations."),
+    max_epochs: int = typer.Option(10_000, help="Epoch cap per member (tempered early stopping ends most sooner)."),
+    splits: str = typer.Option("train", help="Comma list of dataset splits to train on ('all' = every record)."),
+    workers: int = typer.Option(1, help="Members trained in parallel processes (1 = one after another)."),
+    threads: Optional[int] = typer.Option(None, help="torch threads per worker (default: all split among workers)."),
+    dtype: str = typer.Option("float32", help="float32 / float64."),
+    network: list[str] = typer.Option([], "--network", help="Network option KEY=VALUE (JSON), e.g. mul=8; "
+                                      "repeatable (default: the seed's architecture)."),
+    status: str = Status,
+    include_unstable: bool = IncludeUnstable,
+    method: Optional[str] = Method,
+    elements: Optional[str] = ElementsOpt,
+    exclude_elements: Optional[str] = ExcludeElements,
+    max_sites: Optional[int] = MaxSites,
+    since: Optional[datetime] = Since,
+    until: Optional[datetime] = Until,
+    where: Optional[str] = Where,
+    test_fraction: float = TestFraction,
+    val_fraction: float = ValFraction,
+    split_seed: int = SplitSeed,
+    seed_split: Optional[Path] = SeedSplit,
+    store_uri: Optional[str] = StoreUri,
+    home: Optional[Path] = Home,
+    database: Optional[str] = Database,
+) -> None:
+    """Train a bootstrap ensemble on a dataset directory, or on the store's documents (same filters as
+    build-dataset; the dataset is written to OUT/dataset and its content hash recorded)."""
+    from betenet.screening.training import TrainingRequest, dataset_from_store, train_from_dataset
+
+    if variant not in VARIANTS:
+        raise typer.BadParameter(f"Invalid --variant {variant!r}, use one of {VARIANTS}")
+    request = TrainingRequest(
+        variant=variant, n_members=members, seed=seed, max_epochs=max_epochs,
+        splits=None if splits == "all" else tuple(parse_list(splits)), workers=workers, threads=threads,
+        dtype=dtype, network=_network_overrides(network),
+    )
+    if dataset is None:
+        query = query_from_options(status, include_unstable, method, elements, exclude_elements, max_sites, since,
+                                   until, where)
+        split = split_from_options(test_fraction, val_fraction, split_seed, seed_split)
+        require = ("a2f",) + ((("cpd",) if variant == "CPD" else ("fpd",)) if variant != "CSO" else ())
+        with store_settings(store_uri, home, database) as settings:
+            data = dataset_from_store(settings, out, query, split, require)
+        typer.echo(f"dataset {data.directory}: {len(data)} records from the store, {data.content_hash}")
+    else:
+        from betenet.dataset.format import read_dataset
+
+        data = read_dataset(dataset)
+    start = time.perf_counter()
+    ensemble = train_from_dataset(data, out, request)
+    summary = json.loads((Path(out) / "metrics.json").read_text())
+    typer.echo(f"{ensemble!r}: trained on {ensemble.config['dataset']['n_samples']} samples of "
+               f"{ensemble.config['dataset']['content_hash']}; median validation loss "
+               f"{summary['val_loss_median']:.4g}; {time.perf_counter() - start:.1f} s")
+
+
+# ---------------------------------------------------------------------------------------------------
+# predict / screen
+# ---------------------------------------------------------------------------------------------------
+
+
+def _print_table(predictions, limit: int | None = None) -> None:
+    shown = predictions if limit is None else predictions[:limit]
+    typer.echo(f"{'rank':>4}  {'id':<24} {'formula':<14} {'λ':>12} {'ω_log (K)':>14} {'ω₂ (K)':>14} {'Tc (K)':>13}")
+    for rank, p in enumerate(shown, start=1):
+        cells = [_pm(p.values[k], p.spread[k], digits) for k, digits in
+                 (("lambda", 2), ("omega_log_K", 0), ("omega_2_K", 0), ("tc_K", 1))]
+        typer.echo(f"{rank:>4}  {p.id[:24]:<24} {p.formula[:14]:<14} {cells[0]:>12} {cells[1]:>14} {cells[2]:>14} "
+                   f"{cells[3]:>13}")
+    if limit is not None and len(predictions) > limit:
+        typer.echo(f"      … {len(predictions) - limit} more in the output files")
+
+
+def _pm(value, spread, digits: int) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.{digits}f}" + (f" ± {spread:.{digits}f}" if spread is not None else "")
+
+
+def _report_rejected(rejected) -> None:
+    if not rejected:
+        return
+    typer.echo(f"{len(rejected)} input(s) could not be featurised (listed in the output with the reason):", err=True)
+    for r in rejected[:10]:
+        typer.echo(f"  {r.id}: {r.reason}", err=True)
+    if len(rejected) > 10:
+        typer.echo(f"  … {len(rejected) - 10} more", err=True)
+
+
+@user_errors
+def predict_command(
+    structures: list[Path] = typer.Argument(..., help="Structure files (CIF, POSCAR, ...) or folders of them."),
+    ensemble: Path = EnsembleDir,
+    out: Optional[Path] = typer.Option(None, help="Write predictions.csv, predictions.json and α²F plots here."),
+    mu_star: Optional[float] = MuStar,
+    save: bool = Save,
+    store_uri: Optional[str] = StoreUri,
+    home: Optional[Path] = Home,
+    database: Optional[str] = Database,
+) -> None:
+    """Predict α²F (mean ± spread), λ, ω_log, ω₂ and Tc for structures; the DFT α²F is overlaid on the
+    plots (and its site PhDOS used by CPD/FPD ensembles) when the store holds the structure's document."""
+    from betenet.screening.campaign import load_ensemble, match_store_documents, run_and_report
+    from betenet.screening.inputs import read_structure_files
+
+    ens = load_ensemble(ensemble)
+    candidates, rejected = read_structure_files(structures)
+    with store_settings(store_uri, home, database) as settings:
+        match_store_documents(candidates, settings)
+        result = run_and_report(ens, candidates, rejected, settings, out=out, mu_star=mu_star, save=save,
+                                plots="all")
+    _print_table(result.ranked)
+    _report_rejected(result.rejected)
+    if not result.ranked:
+        raise typer.Exit(1)
+
+
+@user_errors
+def screen_command(
+    source: Optional[list[Path]] = typer.Argument(
+        None, help="Folder(s)/files of structures, or a dataset directory; none: the store's documents."),
+    ensemble: Path = EnsembleDir,
+    out: Path = typer.Option(..., help="Output folder: predictions.csv (ranked), predictions.json, rejected.csv, plots/, evaluation/."),
+    split: Optional[str] = typer.Option(None, help="Dataset source: only records of this split (e.g. test)."),
+    top: int = typer.Option(20, help="Rows shown here and α²F plots written (the files hold all)."),
+    tc_threshold: float = typer.Option(5.0, help="Tc (K) that counts as a hit in the evaluation's average precision."),
+    mu_star: Optional[float] = MuStar,
+    save: bool = Save,
+    status: str = Status,
+    include_unstable: bool = IncludeUnstable,
+    method: Optional[str] = Method,
+    elements: Optional[str] = ElementsOpt,
+    exclude_elements: Optional[str] = ExcludeElements,
+    max_sites: Optional[int] = MaxSites,
+    since: Optional[datetime] = Since,
+    until: Optional[datetime] = Until,
+    where: Optional[str] = Where,
+    store_uri: Optional[str] = StoreUri,
+    home: Optional[Path] = Home,
+    database: Optional[str] = Database,
+) -> None:
+    """Rank many structures by predicted Tc with uncertainty; with DFT labels (store documents or a
+    dataset) also an evaluation: MAE/RMSE/R², parity plots, average precision vs random."""
+    from betenet.screening import campaign
+
+    t0 = time.perf_counter()
+    ens = campaign.load_ensemble(ensemble)
+    with store_settings(store_uri, home, database) as settings:
+        if source:
+            candidates, rejected = campaign.candidates_from_paths(source, split)
+        else:
+            query = query_from_options(status, include_unstable, method, elements, exclude_elements, max_sites,
+                                       since, until, where)
+            candidates, rejected = campaign.candidates_from_store(settings, query)
+        read_s = time.perf_counter() - t0
+        result = campaign.run_and_report(ens, candidates, rejected, settings, out=out, mu_star=mu_star, save=save,
+                                         plots="top", top=top, tc_threshold_K=tc_threshold)
+    total_s = time.perf_counter() - t0
+    _print_table(result.ranked, limit=top)
+    _report_rejected(result.rejected)
+    n_in = len(result.ranked) + len(result.rejected)
+    t = result.timings_s
+    typer.echo(f"screened {n_in} inputs: {len(result.ranked)} predicted, {len(result.rejected)} rejected; "
+               f"read {read_s:.2f} s, featurise {t.get('featurise_s', 0):.2f} s, predict {t.get('predict_s', 0):.2f} s "
+               f"({ens.config['n_members']} members), total {total_s:.2f} s "
+               f"({1000 * total_s / max(n_in, 1):.1f} ms per structure)")
+    if result.evaluation is not None:
+        e = result.evaluation
+        lines = [f"{k}: MAE {m.mae:.3g}, RMSE {m.rmse:.3g}, R² {'n/a' if m.r2 is None else f'{m.r2:.2f}'} (n={m.n})"
+                 for k, m in e.metrics.items()]
+        s = e.screening
+        ap = "n/a (no positives)" if s.average_precision is None else f"{s.average_precision:.2f}"
+        lines.append(f"Tc ≥ {s.tc_threshold_K:g} K: average precision {ap} vs random {s.random_average_precision:.2f} "
+                     f"({s.n_positive}/{s.n} positives)")
+        typer.echo("evaluation against DFT labels — " + "; ".join(lines))
+    typer.echo(f"written to {out}")
