@@ -44,11 +44,11 @@ class TrainingRequest:
 
 
 def check_variant_fits(dataset: Dataset, variant: str, splits: Sequence[str | None] | None) -> None:
-    """Every record that will be trained on has the site PhDOS the variant needs (names the others)."""
+    """Every labelled record that will be trained on has the site PhDOS the variant needs."""
     field = PHDOS_FIELD.get(variant)
     if field is None:
         return
-    records = [r for r in dataset.records if splits is None or r.split in splits]
+    records = [r for r in dataset.records if (splits is None or r.split in splits) and _labelled(r)]
     lacking = [r.id for r in records if getattr(r, field) is None]
     if lacking:
         raise VariantMismatchError(
@@ -56,6 +56,11 @@ def check_variant_fits(dataset: Dataset, variant: str, splits: Sequence[str | No
             f"of {dataset.directory} in splits {list(splits) if splits else 'all'} lack it (e.g. {lacking[:3]}); "
             f"train CSO, or rebuild the dataset with --require a2f,{field}"
         )
+
+
+def _labelled(record) -> bool:
+    """Records without any label are skipped by training (as `training_set_from_dataset` does)."""
+    return any(v is not None for v in (record.a2f, record.lambda_, record.omega_log_K, record.tc_K))
 
 
 def train_from_dataset(dataset: Dataset | Path | str, out: Path | str, request: TrainingRequest,

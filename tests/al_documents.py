@@ -7,13 +7,17 @@
 - `fixture_document`: the recorded QE 6.7 fcc-Al chain of `fixtures/qe-6.7/al/` (a = 7.5 bohr,
   λ ≈ 0.39) through the workflow's own parsers, stability verdict and `build_document` — no QE run.
 
-Tests copy these documents into an embedded or a MongoDB-wire store with `save_document`.
+Tests copy these documents into an embedded or a MongoDB-wire store with `save_document`: import
+the fixtures `documents` (all four) and `settings` (a fresh database holding them, once on the embedded
+store and once on the secantusdb server) into a test module.
 """
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
+import pytest
 from ase.build import bulk
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
@@ -103,3 +107,27 @@ def fixture_document() -> ElectronPhononDoc:
 
 def all_documents(base: Path) -> list[ElectronPhononDoc]:
     return [*workflow_documents(base), fixture_document()]
+
+
+@pytest.fixture(scope="session")
+def documents(tmp_path_factory) -> list[ElectronPhononDoc]:
+    from tests.conftest import require_qe
+
+    require_qe("pw.x", "ph.x", "q2r.x", "matdyn.x")
+    return all_documents(tmp_path_factory.mktemp("al-workflow"))
+
+
+@pytest.fixture(params=["embedded", "server"])
+def settings(request, tmp_path, documents):
+    """Settings of a fresh database holding `documents` (embedded store, then the secantusdb server)."""
+    from betenet.settings import BetenetSettings
+    from betenet.store.stores import get_store, save_document
+
+    database = f"t{uuid.uuid4().hex[:8]}"
+    uri = request.getfixturevalue("secantusdb_uri") if request.param == "server" else None
+    settings = BetenetSettings(home=tmp_path / "home", store_uri=uri, database=database)
+    store = get_store(settings)
+    with store:
+        for doc in documents:
+            save_document(doc, store)
+    return settings

@@ -16,35 +16,11 @@ from betenet.dataset.build import DatasetBuildError, SplitSpec, build_dataset, r
 from betenet.dataset.format import read_dataset
 from betenet.dataset.query import NoMatchingDocumentsError, QueryFieldError, StoreQuery
 from betenet.physics import MODEL_GRID_MEV
-from betenet.settings import BetenetSettings
 from betenet.store.documents import structure_fingerprint
-from betenet.store.stores import get_store, save_document
-from tests.al_documents import al_structures, all_documents, fixture_document
+from betenet.store.stores import get_store
+from tests.al_documents import al_structures, documents, fixture_document, settings  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.qe
-
-
-@pytest.fixture(scope="session")
-def documents(tmp_path_factory):
-    from tests.conftest import require_qe
-
-    require_qe("pw.x", "ph.x", "q2r.x", "matdyn.x")
-    return all_documents(tmp_path_factory.mktemp("al-workflow"))
-
-
-@pytest.fixture(params=["embedded", "server"])
-def settings(request, tmp_path, documents) -> BetenetSettings:
-    database = f"t{uuid.uuid4().hex[:8]}"
-    if request.param == "embedded":
-        settings = BetenetSettings(home=tmp_path, database=database)
-    else:
-        settings = BetenetSettings(home=tmp_path, store_uri=request.getfixturevalue("secantusdb_uri"),
-                                   database=database)
-    store = get_store(settings)
-    with store:
-        for doc in documents:
-            save_document(doc, store)
-    return settings
 
 
 def test_documents_are_what_the_tests_assume(documents):
