@@ -36,7 +36,10 @@ def launchpad(settings: BetenetSettings):
             "(the embedded store cannot hold a LaunchPad)"
         )
     name = urlparse(settings.store_uri).path.strip("/") or settings.database
-    return LaunchPad(host=settings.store_uri, name=name, uri_mode=True)
+    lpad = LaunchPad(host=settings.store_uri, name=name, uri_mode=True)
+    if lpad.fw_id_assigner.count_documents({}) == 0:  # a fresh database: create FireWorks' id counters
+        lpad.reset("", require_password=False)
+    return lpad
 
 
 def submit_fireworks(structures, maker: ElectronPhononMaker, settings: BetenetSettings) -> list[int]:

@@ -1,0 +1,72 @@
+"""HPC submission: FireWorks end to end (CLI submit → rapidfire) against the secantusdb server;
+jobflow-remote as far as it goes on one machine (project file for a SLURM worker)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from betenet.settings import BetenetSettings
+from betenet.store.stores import get_store
+from betenet.workflows.submit import jobflow_remote_project, launchpad, write_jobflow_remote_project
+from tests.test_workflow_cli import betenet
+from tests.test_workflow_handlers import fcc_al
+
+
+@pytest.mark.qe
+@pytest.mark.mongo
+def test_fireworks_submit_and_rapidfire(secantusdb_uri, tmp_path, monkeypatch):
+    from fireworks import FWorker
+    from fireworks.core.rocket_launcher import rapidfire
+
+    database = f"fw{uuid.uuid4().hex[:8]}"
+    uri = f"{secantusdb_uri.rstrip('/')}/{database}"
+    al = tmp_path / "Al.cif"
+    fcc_al().to(filename=str(al))
+    result = betenet("submit", al, "--engine", "fireworks", "--preset", "test", "--store", uri, home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "submitted to fireworks as" in result.stdout
+
+    # The worker: a plain process with no betenet settings; the stores travel inside the Fireworks.
+    monkeypatch.delenv("BETENET_STORE_URI", raising=False)
+    settings = BetenetSettings(home=tmp_path / "elsewhere", store_uri=uri)
+    lpad = launchpad(settings)
+    launches = tmp_path / "launches"
+    launches.mkdir()
+    monkeypatch.chdir(tmp_path)
+    rapidfire(lpad, FWorker(), m_dir=str(launches), nlaunches=0)
+
+    states = {lpad.get_fw_by_id(i).state for i in lpad.get_fw_ids()}
+    assert states == {"COMPLETED"}
+    with get_store(settings) as store:
+        docs = list(store.query({}, properties=["status", "lambda_", "formula_pretty"]))
+    assert len(docs) == 1 and docs[0]["status"] == "ok" and 0.35 < docs[0]["lambda_"] < 0.45
+    assert not (tmp_path / "elsewhere").exists()  # nothing went to an embedded store
+
+
+def test_jobflow_remote_project_for_slurm(tmp_path):
+    project = jobflow_remote_project(
+        "betenet-cluster", mongo_uri="mongodb://db.example:27017", database="betenet", host="login.cluster",
+        work_dir="/scratch/me/betenet", pre_run="module load qe/7.2\nsource ~/venvs/betenet/bin/activate",
+        partition="compute", ntasks=64,
+    )
+    worker = project["workers"]["slurm"]
+    assert worker["scheduler_type"] == "slurm" and worker["resources"]["partition"] == "compute"
+    assert project["queue"]["store"]["database"] == project["jobstore"]["docs_store"]["database"] == "betenet"
+    path = write_jobflow_remote_project(project, tmp_path)
+    assert path.name == "betenet-cluster.yaml" and "scheduler_type: slurm" in path.read_text()
+    try:
+        from jobflow_remote.config.base import Project
+    except ImportError:
+        pytest.skip("jobflow-remote not installed: the project file was checked for shape only")
+    Project.model_validate(project)
+
+
+def test_jobflow_remote_submit_says_what_is_missing(tmp_path):
+    al = tmp_path / "Al.cif"
+    fcc_al().to(filename=str(al))
+    result = betenet("submit", al, "--engine", "jobflow-remote", "--preset", "test", home=tmp_path,
+                     env={"HOME": str(tmp_path)})
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and "jobflow-remote" in result.stderr
