@@ -46,6 +46,7 @@ class ElectronPhononMaker(Maker):
     name: str = "electron-phonon"
     settings: ElectronPhononSettings = field(default_factory=lambda: resolve_settings("production"))
     document_store: dict[str, Any] | None = None  # settings (store_uri, database) fixed at submit time
+    maker_updates: dict[str, dict[str, Any]] = field(default_factory=dict)  # Maker class → fields, see powerups
 
     @classmethod
     def from_preset(cls, preset: str = "production", **overrides: Any) -> "ElectronPhononMaker":
@@ -99,7 +100,9 @@ class ElectronPhononMaker(Maker):
         if s.relax:
             makers["relax"] = PwMaker(name="vc-relax", calculation="vc-relax", parameters=pw, kgrid=s.kgrid_scf,
                                       k_density_invA=s.scf_k_density_invA, **common)
-        return makers
+        return {
+            step: dataclasses.replace(m, **self.maker_updates.get(type(m).__name__, {})) for step, m in makers.items()
+        }
 
     def identity(self, structure: Structure) -> tuple[str, list[PseudoData]]:
         """(calc_id, pseudos): raises MissingPseudoError for an element without a pseudopotential."""
