@@ -1,16 +1,22 @@
 """Fast evaluation of e3nn's gate-network convolution for this architecture (l ≤ 1, scalar attributes).
 
-The parameters stay in e3nn's own modules (`gate_points_2101.Convolution`: sc, lin1, fc, tp, lin2), so a
-state_dict is the seed's; only the arithmetic is rearranged, and tests compare it with e3nn's forward.
+The parameters stay in e3nn's own modules (`gate_points_2101.Convolution`: sc, lin1, fc, tp, lin2, and
+`Gate`), so a state_dict is the seed's; only the arithmetic is rearranged, and tests compare every path
+with e3nn's own forward.
+
+Features are kept as *blocks*: one tensor (N, 2l+1, mul) per entry of the irreps (e3nn stores the same
+numbers as (N, mul, 2l+1) inside one flat row). With the channel axis last, every per-edge product
+broadcasts over a contiguous channel axis, and the node-wise products are plain (batched) GEMMs.
 
 Where the time goes in e3nn's generic code, and what is done instead:
-- The three node-wise `FullyConnectedTensorProduct`s (sc, lin1, lin2) hold 98 % of the 2.46 M weights:
-  out[n,w,m] = Σ_uv W[u,v,w] x[n,u,m] z[n,v]. With all-scalar attributes z, contracting z first is one
-  GEMM ``z @ W`` (N × V)·(V × U·W) per input block, shared by sc and lin1, followed by a small batched
-  product with x — for l = 1 blocks three times fewer multiply-adds than contracting x ⊗ z.
+- The node-wise `FullyConnectedTensorProduct`s (sc, lin1, lin2) hold 98 % of the 2.46 M weights:
+  out[n,m,w] = Σ_uv W[u,v,w] x[n,m,u] z[n,v]. With all-scalar attributes z, contracting z first is one
+  GEMM ``z @ W`` (N × V)·(V × U·W) per input block, shared by sc and lin1, then a batched product with
+  x — for l = 1 blocks three times fewer multiply-adds than contracting x ⊗ z. When x (first layer) or z
+  (CSO) take only a few distinct values (one per element), that side is contracted once per value.
 - The radial MLP runs on unique edge lengths only (`GraphBatch.radial_basis`) and is gathered per edge.
-- The edge tensor product ('uvu', l ≤ 1) is written out per path (products, a dot or a cross product)
-  instead of generic Wigner-3j einsums over padded tensors.
+- The edge tensor product ('uvu', l ≤ 1) is written out per path (products, a dot or a cross product),
+  each path's messages summed into its own block of the aggregated features.
 """
 
 from __future__ import annotations
@@ -21,41 +27,22 @@ from dataclasses import dataclass
 import torch
 from e3nn import o3
 
+Blocks = list  # list[torch.Tensor], one (N, 2l+1, mul) tensor per irreps entry
 
-@dataclass(frozen=True)
-class _AttrPath:
-    """One instruction of a FullyConnectedTensorProduct with scalar attributes (l ⊗ 0e → l)."""
-
-    tp_index: int
-    in_start: int
-    in_mul: int
-    out_start: int
-    out_mul: int
-    dim: int  # 2l + 1
-    w_start: int
-    coeff: float  # path weight × Wigner-3j(l, 0, l) entry
+_INV_SQRT3 = 1.0 / math.sqrt(3.0)
+_INV_SQRT6 = 1.0 / math.sqrt(6.0)
 
 
-def _attr_paths(tp: o3.FullyConnectedTensorProduct, tp_index: int) -> list[_AttrPath]:
-    if any(ir.l != 0 for _, ir in tp.irreps_in2):
-        raise ValueError(f"fast path needs scalar node attributes, got {tp.irreps_in2}")
-    in_slices, out_slices = tp.irreps_in1.slices(), tp.irreps_out.slices()
-    paths, w_start = [], 0
-    for ins in tp.instructions:
-        mul_in, ir_in = tp.irreps_in1[ins.i_in1]
-        mul_out, ir_out = tp.irreps_out[ins.i_out]
-        mul_attr = tp.irreps_in2[ins.i_in2].mul
-        if ins.connection_mode != "uvw" or ir_in != ir_out:
-            raise ValueError(f"unexpected instruction {ins} for a scalar-attribute product")
-        w3j = o3.wigner_3j(ir_in.l, 0, ir_out.l)[0, 0, 0].item()
-        paths.append(
-            _AttrPath(tp_index, in_slices[ins.i_in1].start, mul_in, out_slices[ins.i_out].start, mul_out,
-                      ir_in.dim, w_start, ins.path_weight * w3j)
-        )
-        if tp.irreps_in2[ins.i_in2] != tp.irreps_in2[0] or len(tp.irreps_in2) != 1:
-            raise ValueError(f"fast path needs a single block of scalar attributes, got {tp.irreps_in2}")
-        w_start += mul_in * mul_attr * mul_out
-    return paths
+def to_blocks(x: torch.Tensor, irreps: o3.Irreps) -> Blocks:
+    """e3nn flat layout (N, irreps.dim) → blocks."""
+    parts = torch.split(x, [mul * ir.dim for mul, ir in irreps], dim=1)
+    return [p.reshape(-1, mul, ir.dim).transpose(1, 2).contiguous() for p, (mul, ir) in zip(parts, irreps)]
+
+
+def from_blocks(blocks: Blocks) -> torch.Tensor:
+    """Blocks → e3nn flat layout."""
+    flat = [b.transpose(1, 2).reshape(b.shape[0], -1) for b in blocks]
+    return flat[0] if len(flat) == 1 else torch.cat(flat, dim=1)
 
 
 @dataclass(frozen=True)
@@ -84,129 +71,168 @@ class RowGroups:
         order = torch.argsort(index, stable=True)
         return cls(index, order, torch.bincount(index, minlength=n_groups).tolist(), torch.argsort(order))
 
+    def per_group(self, rows: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """rows[n] @ table[group(n)] for every node: one GEMM per group. rows (N, ..., A), table (K, A, B)."""
+        parts = torch.split(rows[self.order], self.sizes)
+        out = torch.cat([p @ table[k] for k, p in enumerate(parts) if p.shape[0]])
+        return out[self.restore]
 
-def attribute_products(tps, x: torch.Tensor, z: torch.Tensor, x_groups: RowGroups | None = None,
-                       z_groups: RowGroups | None = None) -> list[torch.Tensor]:
-    """Evaluate FullyConnectedTensorProducts (x ⊗ z) that share x and the scalar attributes z.
 
-    x (N, irreps_in1.dim) in e3nn layout, z (N, V). Returns one (N, irreps_out.dim) tensor per product.
-    Distinct rows are exploited when given (at most one of the two):
-    - `x_groups`: x holds only the K distinct rows (K, dim), all-scalar (first-layer inputs, one per
-      element). x is contracted with the weights per distinct row, z per group: N·V·W multiply-adds
-      instead of N·U·V·W.
-    - `z_groups`: z holds only the K distinct rows (K, V) (CSO attributes, one per element). z is
-      contracted per distinct row, x per group: N·U·W·(2l+1) instead of N·U·V·W.
+@dataclass(frozen=True)
+class _AttrPath:
+    """One instruction of a FullyConnectedTensorProduct with scalar attributes (l ⊗ 0e → l)."""
+
+    tp_index: int
+    i_in: int
+    i_out: int
+    mul_in: int
+    mul_out: int
+    w_start: int
+    coeff: float  # path weight × Wigner-3j(l, 0, l) entry
+
+
+def _attr_paths(tp: o3.FullyConnectedTensorProduct, tp_index: int) -> list[_AttrPath]:
+    if len(tp.irreps_in2) != 1 or tp.irreps_in2[0].ir != o3.Irrep("0e"):
+        raise ValueError(f"fast path needs one block of scalar node attributes, got {tp.irreps_in2}")
+    mul_attr = tp.irreps_in2[0].mul
+    paths, w_start = [], 0
+    for ins in tp.instructions:
+        mul_in, ir_in = tp.irreps_in1[ins.i_in1]
+        mul_out, ir_out = tp.irreps_out[ins.i_out]
+        if ins.connection_mode != "uvw" or ir_in != ir_out:
+            raise ValueError(f"unexpected instruction {ins} for a scalar-attribute product")
+        w3j = o3.wigner_3j(ir_in.l, 0, ir_out.l)[0, 0, 0].item()
+        paths.append(_AttrPath(tp_index, ins.i_in1, ins.i_out, mul_in, mul_out, w_start, ins.path_weight * w3j))
+        w_start += mul_in * mul_attr * mul_out
+    return paths
+
+
+def attribute_products(tps, x: Blocks, z: torch.Tensor, x_groups: RowGroups | None = None,
+                       z_groups: RowGroups | None = None) -> list[Blocks]:
+    """Evaluate FullyConnectedTensorProducts (x ⊗ z) that share x and the scalar attributes z (N, V).
+
+    Returns one block list per product. Distinct rows are exploited when given (at most one of the two):
+    - `x_groups`: x holds only the K distinct rows, all-scalar (first-layer inputs, one per element):
+      x is contracted with the weights per distinct row, z per group — N·V·W multiply-adds, not N·U·V·W.
+    - `z_groups`: z holds only the K distinct rows (CSO attributes, one per element): z is contracted
+      per distinct row, x per group — N·U·W·(2l+1) instead of N·U·V·W.
     """
     if x_groups is not None and z_groups is not None:
         raise ValueError("give x_groups or z_groups, not both")
     v = z.shape[1]
-    n = x_groups.n_rows if x_groups is not None else x.shape[0]
-    paths = [p for i, tp in enumerate(tps) for p in _attr_paths(tp, i)]
-    outs = [[] for _ in tps]
+    n = x_groups.n_rows if x_groups is not None else x[0].shape[0]
     by_input: dict[int, list[_AttrPath]] = {}
-    for p in paths:
-        by_input.setdefault(p.in_start, []).append(p)
-    irreps_in = tps[0].irreps_in1
-    if x_groups is not None and irreps_in.lmax > 0:
-        raise ValueError(f"grouped rows need all-scalar inputs, got {irreps_in}")
-    starts = [sl.start for sl in irreps_in.slices()]
-    x_blocks = dict(zip(starts, torch.split(x, [mul * ir.dim for mul, ir in irreps_in], dim=1)))
-    for in_start, group in by_input.items():
-        mul_in, dim = group[0].in_mul, group[0].dim
+    for i, tp in enumerate(tps):
+        for p in _attr_paths(tp, i):
+            by_input.setdefault(p.i_in, []).append(p)
+    outs: list[dict[int, torch.Tensor]] = [{} for _ in tps]
+    for i_in, group in by_input.items():
+        mul_in = group[0].mul_in
+        x_block = x[i_in]
+        if x_groups is not None and x_block.shape[1] != 1:
+            raise ValueError("grouped input rows must be scalars")
         # (U, V, ΣW): every path reading this input block, columns side by side
-        w = torch.cat(
-            [tps[p.tp_index].weight[p.w_start : p.w_start + mul_in * v * p.out_mul].view(mul_in, v, p.out_mul)
-             * p.coeff for p in group],
-            dim=2,
-        )
+        w = torch.cat([tps[p.tp_index].weight[p.w_start : p.w_start + mul_in * v * p.mul_out]
+                       .view(mul_in, v, p.mul_out) * p.coeff for p in group], dim=2)
         width = w.shape[2]
-        x_block = x_blocks[in_start]
         if x_groups is not None:
-            table = (x_block @ w.reshape(mul_in, v * width)).view(-1, v, width)  # (K, V, ΣW)
-            parts = torch.split(z[x_groups.order], x_groups.sizes)
-            res = torch.cat([zp @ table[k] for k, zp in enumerate(parts) if zp.shape[0]])[x_groups.restore]
-            res = res.view(n, 1, width)
+            table = (x_block[:, 0, :] @ w.reshape(mul_in, v * width)).view(-1, v, width)  # (K, V, ΣW)
+            res = x_groups.per_group(z, table).unsqueeze(1)  # (N, 1, ΣW)
         elif z_groups is not None:
             table = (z @ w.transpose(0, 1).reshape(v, mul_in * width)).view(-1, mul_in, width)  # (K, U, ΣW)
-            xs = x_block.view(n, mul_in, dim).transpose(1, 2)[z_groups.order]  # (N, dim, U) sorted
-            parts = torch.split(xs, z_groups.sizes)
-            res = torch.cat([xp @ table[k] for k, xp in enumerate(parts) if xp.shape[0]])[z_groups.restore]
+            res = z_groups.per_group(x_block, table)  # (N, d, ΣW)
         else:
             y = (z @ w.transpose(0, 1).reshape(v, mul_in * width)).view(n, mul_in, width)
-            res = torch.bmm(x_block.view(n, mul_in, dim).transpose(1, 2), y)  # (N, dim, ΣW)
-        for p, part in zip(group, torch.split(res, [p.out_mul for p in group], dim=2)):
-            outs[p.tp_index].append((p.out_start, part.transpose(1, 2).reshape(n, p.out_mul * dim)))
-    return [_assemble(tp.irreps_out, parts, n, z) for tp, parts in zip(tps, outs)]
+            res = torch.bmm(x_block, y)  # (N, d, ΣW)
+        for p, part in zip(group, torch.split(res, [p.mul_out for p in group], dim=2)):
+            previous = outs[p.tp_index].get(p.i_out)
+            outs[p.tp_index][p.i_out] = part if previous is None else previous + part
+    results = []
+    for tp, out in zip(tps, outs):
+        blocks = []
+        for i, (mul, ir) in enumerate(tp.irreps_out):
+            blocks.append(out[i] if i in out else z.new_zeros(n, ir.dim, mul))
+        results.append(blocks)
+    return results
 
 
-def _assemble(irreps: o3.Irreps, parts, n: int, like: torch.Tensor) -> torch.Tensor:
-    """Sum contributions per output block and lay the blocks out in e3nn order."""
-    blocks = []
-    for sl, (mul, ir) in zip(irreps.slices(), irreps):
-        contributions = [t for start, t in parts if start == sl.start]
-        if not contributions:
-            blocks.append(like.new_zeros(n, mul * ir.dim))
-        else:
-            total = contributions[0]
-            for t in contributions[1:]:
-                total = total + t
-            blocks.append(total)
-    return blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=1)
+def aggregated_messages(tp: o3.TensorProduct, x: Blocks, edge_attr: Blocks, weight: torch.Tensor,
+                        edge_src: torch.Tensor, edge_dst: torch.Tensor, scale: float = 1.0) -> Blocks:
+    """scale × Σ over incoming edges of e3nn's 'uvu' TensorProduct(x[src], Y(edge), per-edge weights), l ≤ 1.
 
-
-_INV_SQRT3 = 1.0 / math.sqrt(3.0)
-
-
-def edge_messages(tp: o3.TensorProduct, x_src: torch.Tensor, edge_attr: torch.Tensor,
-                  weight: torch.Tensor) -> torch.Tensor:
-    """e3nn 'uvu' TensorProduct(x_src, Y(edge), per-edge weights) for l ≤ 1, (E, irreps_out.dim)."""
-    e = x_src.shape[0]
-    x_parts = torch.split(x_src, [mul * ir.dim for mul, ir in tp.irreps_in1], dim=1)
-    y_parts = torch.split(edge_attr, [mul * ir.dim for mul, ir in tp.irreps_in2], dim=1)
+    x blocks (N, d, U); edge_attr blocks (E, d); weight (E, weight_numel). Returns one (N, d, U) block per
+    output entry (each instruction of the convolution has its own output entry).
+    """
+    n = x[0].shape[0]
+    x_src = [b[edge_src] for b in x]
     w_parts = torch.split(weight, [ins.path_shape[0] for ins in tp.instructions], dim=1)
-    out_starts = [sl.start for sl in tp.irreps_out.slices()]
-    parts = []
+    out: dict[int, torch.Tensor] = {}
     for ins, w in zip(tp.instructions, w_parts):
+        c = ins.path_weight * scale
         mul, ir1 = tp.irreps_in1[ins.i_in1]
         ir2, ir3 = tp.irreps_in2[ins.i_in2].ir, tp.irreps_out[ins.i_out].ir
         if ins.connection_mode != "uvu" or tp.irreps_in2[ins.i_in2].mul != 1 or max(ir1.l, ir2.l) > 1:
             raise ValueError(f"fast path supports 'uvu' paths with l ≤ 1 and one edge attribute, got {ins}")
-        xb = x_parts[ins.i_in1].view(e, mul, ir1.dim)
-        y = y_parts[ins.i_in2]
+        xb, y = x_src[ins.i_in1], edge_attr[ins.i_in2]  # (E, d1, U), (E, d2)
         if ir2.l == 0:  # l ⊗ 0 → l: Wigner-3j = δ/√(2l+1)
-            out = xb * (w * (y * (ins.path_weight / math.sqrt(ir1.dim))))[:, :, None]
-        elif ir1.l == 0:  # 0 ⊗ 1 → 1
-            out = (xb[:, :, 0] * w)[:, :, None] * (y * (ins.path_weight * _INV_SQRT3))[:, None, :]
-        elif ir3.l == 0:  # 1 ⊗ 1 → 0: dot product
-            out = (torch.bmm(xb, y[:, :, None])[:, :, 0] * w * (ins.path_weight * _INV_SQRT3))[:, :, None]
-        else:  # 1 ⊗ 1 → 1: cross product x × y, Wigner-3j = ε/√6, as x @ [y]ₓ
-            y0, y1, y2 = y.unbind(1)
-            zero = torch.zeros_like(y0)
-            skew = torch.stack([zero, -y2, y1, y2, zero, -y0, -y1, y0, zero], dim=1).view(e, 3, 3)
-            out = torch.bmm(xb, skew) * (w * (ins.path_weight / math.sqrt(6.0)))[:, :, None]
-        parts.append((out_starts[ins.i_out], out.reshape(e, mul * ir3.dim)))
-    return _assemble(tp.irreps_out, parts, e, x_src)
+            msg = xb * (w * (y * (c / math.sqrt(ir1.dim))))[:, None, :]
+        elif ir1.l == 0:  # 0 ⊗ 1 → 1: Wigner-3j = δ/√3
+            msg = (xb[:, 0, :] * w)[:, None, :] * (y * (c * _INV_SQRT3))[:, :, None]
+        elif ir3.l == 0:  # 1 ⊗ 1 → 0: dot product, Wigner-3j = δ/√3
+            msg = ((xb * y[:, :, None]).sum(1) * w * (c * _INV_SQRT3))[:, None, :]
+        else:  # 1 ⊗ 1 → 1: cross product x × y, Wigner-3j = ε/√6
+            x0, x1, x2 = xb.unbind(1)
+            y0, y1, y2 = (t[:, None] for t in y.unbind(1))
+            factor = w * (c * _INV_SQRT6)
+            msg = torch.stack([x1 * y2 - x2 * y1, x2 * y0 - x0 * y2, x0 * y1 - x1 * y0], dim=1) * factor[:, None, :]
+        out[ins.i_out] = msg.new_zeros((n,) + msg.shape[1:]).index_add_(0, edge_dst, msg)
+    return [out[i] for i in range(len(tp.irreps_out))]
 
 
-def convolution(conv, x: torch.Tensor, z: torch.Tensor, edge_src: torch.Tensor, edge_dst: torch.Tensor,
-                edge_attr: torch.Tensor, radial_weight: torch.Tensor, x_groups: RowGroups | None = None,
-                z_groups: RowGroups | None = None) -> torch.Tensor:
-    """Same function as `gate_points_2101.Convolution.forward`; `radial_weight` = conv.fc(basis) per edge.
+def gate(gate_module, x: Blocks) -> Blocks:
+    """e3nn `Gate` on blocks: scalars → act, gated blocks × act(gates); its own (normalised) activations."""
+    irreps = gate_module.irreps_in
+    n_scalar_blocks = sum(1 for _, ir in irreps if ir.l == 0)
+    gated_irreps = [(mul, ir) for mul, ir in irreps if ir.l > 0]
+    if [tuple(t) for t in gated_irreps] != [tuple(t) for t in gate_module.irreps_gated]:
+        raise ValueError(f"unexpected gate layout {irreps} (gated {gate_module.irreps_gated})")
+    scalar_rows = torch.cat([b[:, 0, :] for b in x[:n_scalar_blocks]], dim=1)
+    n_s, n_g = gate_module.irreps_scalars.dim, gate_module.irreps_gates.dim
+    scalars = gate_module.act_scalars(scalar_rows[:, :n_s])
+    out = [scalars.unsqueeze(1)]
+    if n_g:
+        gates = gate_module.act_gates(scalar_rows[:, n_s : n_s + n_g])
+        for b, g in zip(x[n_scalar_blocks:], torch.split(gates, [mul for mul, _ in gated_irreps], dim=1)):
+            out.append(b * g[:, None, :])
+    return out
 
-    `x_groups` / `z_groups`: x or z hold only their distinct rows (see `attribute_products`). Given both
-    (the same grouping), the node-wise products before the message passing run on the K groups only.
+
+def output_mix(conv) -> list[tuple[float, float]]:
+    """Per output block (c_s, c_x) of gate_points_2101.Convolution: c_s·sc + c_x·lin2."""
+    c_s, c_x = math.sin(math.pi / 8), math.cos(math.pi / 8)
+    mix = []
+    for sl in conv.irreps_out.slices():
+        mask = conv.sc.output_mask[sl]
+        if not (bool(mask.all()) or not bool(mask.any())):
+            raise ValueError("self-connection mask is not uniform within a block")
+        mix.append((c_s, c_x) if bool(mask.all()) else (c_s, 1.0))
+    return mix
+
+
+def convolution(conv, x: Blocks, z: torch.Tensor, edge_src: torch.Tensor, edge_dst: torch.Tensor,
+                edge_attr: Blocks, radial_weight: torch.Tensor, x_groups: RowGroups | None = None,
+                z_groups: RowGroups | None = None) -> Blocks:
+    """Same function as `gate_points_2101.Convolution.forward`, on blocks; `radial_weight` = conv.fc(basis)
+    per edge. `x_groups` / `z_groups`: x or z hold only their distinct rows (see `attribute_products`);
+    given both (one shared grouping), the products before the message passing run per group only.
     """
     if x_groups is not None and z_groups is not None:
         if x_groups is not z_groups:
             raise ValueError("x and z grouped together must share one RowGroups")
-        s, x1 = (t[z_groups.index] for t in attribute_products([conv.sc, conv.lin1], x, z))
+        s, x1 = ([b[z_groups.index] for b in blocks] for blocks in attribute_products([conv.sc, conv.lin1], x, z))
     else:
         s, x1 = attribute_products([conv.sc, conv.lin1], x, z, x_groups, z_groups)
-    messages = edge_messages(conv.tp, x1[edge_src], edge_attr, radial_weight)
-    n = s.shape[0]
-    mid = s.new_zeros(n, messages.shape[1]).index_add_(0, edge_dst, messages)
-    mid = mid / conv.num_neighbors**0.5
+    mid = aggregated_messages(conv.tp, x1, edge_attr, radial_weight, edge_src, edge_dst,
+                              scale=1.0 / conv.num_neighbors**0.5)
     (x2,) = attribute_products([conv.lin2], mid, z, z_groups=z_groups)
-    c_s, c_x = math.sin(math.pi / 8), math.cos(math.pi / 8)
-    mask = conv.sc.output_mask.to(x2.dtype)
-    return c_s * s + ((1 - mask) + c_x * mask) * x2
+    return [c_s * a + c_x * b for (c_s, c_x), a, b in zip(output_mix(conv), s, x2)]

@@ -140,22 +140,23 @@ class BeteNet(torch.nn.Module):
         self._check_batch(batch)
         if batch.kind_groups.n_groups <= batch.n_nodes // 2:
             # few node kinds (CSO: one per element): attributes and first-layer products per kind
-            kinds = batch.kind_groups
+            x_groups = z_groups = batch.kind_groups
             x, z = torch.relu(self.em(batch.kind_x)), torch.relu(self.em(batch.kind_z))
-            x_groups, z_groups = kinds, kinds
         else:
             # first-layer inputs depend on the element only: embed and contract the distinct rows once
-            x, z = torch.relu(self.em(batch.x_unique)), torch.relu(self.em(batch.z_raw))
             x_groups, z_groups = batch.x_groups, None
+            x, z = torch.relu(self.em(batch.x_unique)), torch.relu(self.em(batch.z_raw))
+        blocks = [x.unsqueeze(1)]
+        edge_attr = list(torch.split(batch.edge_attr, [2 * l + 1 for l in range(self.config.lmax + 1)], dim=1))
         for conv, gate in self._convs():
             # the radial MLP runs once per distinct edge length, then is looked up per edge
             radial = conv.fc(batch.radial_basis)[batch.edge_length_index]
-            x = kernels.convolution(conv, x, z, batch.edge_src, batch.edge_dst, batch.edge_attr, radial,
-                                    x_groups, z_groups)
+            blocks = kernels.convolution(conv, blocks, z, batch.edge_src, batch.edge_dst, edge_attr, radial,
+                                         x_groups, z_groups)
             x_groups = None
             if gate is not None:
-                x = gate(x)
-        return torch.relu(x)
+                blocks = kernels.gate(gate, blocks)
+        return torch.relu(kernels.from_blocks(blocks))
 
     def forward(self, batch: GraphBatch) -> torch.Tensor:
         return _mean_per_graph(self.node_outputs(batch), batch)
