@@ -168,11 +168,11 @@ def train_member(
             break
         now = time.perf_counter()
         if snapshot is not None and now - last_snapshot >= training.snapshot_interval_s:
-            snapshot({
+            snapshot(copy.deepcopy({  # state_dicts alias the live tensors: hand over a copy
                 "model": net.state_dict(), "optimizer": optimizer.state_dict(),
                 "stopper": stopper.state_dict(), "kept": kept, "history": history,
                 "epoch": epoch, "wall_s": wall_before + now - t0,
-            })
+            }))
             last_snapshot = now
 
     region = SECOND_DESCENT if SECOND_DESCENT in kept else DESCENT
