@@ -70,3 +70,46 @@ def test_jobflow_remote_submit_says_what_is_missing(tmp_path):
                      env={"HOME": str(tmp_path)})
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "jobflow-remote" in result.stderr
+
+
+@pytest.mark.qe
+@pytest.mark.mongo
+def test_jobflow_remote_local_worker_end_to_end(secantusdb_uri, tmp_path, monkeypatch):
+    """The same project layout with a local shell worker instead of SLURM: submit → runner → document."""
+    jobflow_remote = pytest.importorskip("jobflow_remote")
+    import os
+    import shutil
+    from pathlib import Path
+
+    jf = shutil.which("jf") or Path(jobflow_remote.__file__).parents[1] / "bin" / "jf"
+    if not Path(jf).is_file():
+        pytest.skip("jobflow-remote's `jf` command is not installed")
+    monkeypatch.setattr(jobflow_remote.SETTINGS, "projects_folder", str(tmp_path / "projects"))
+    database = f"jf{uuid.uuid4().hex[:8]}"
+    project = jobflow_remote_project("betenet-test", mongo_uri=secantusdb_uri, database=database,
+                                     host="localhost", work_dir=str(tmp_path / "work"))
+    path_setup = f"export PATH={Path(jf).parent}:{Path(os.sys.executable).parent}:$PATH"
+    python_path = f"export PYTHONPATH={os.environ.get('PYTHONPATH', '')}"
+    project["workers"] = {"local": {"type": "local", "scheduler_type": "shell", "work_dir": str(tmp_path / "work"),
+                                    "pre_run": f"{path_setup}; {python_path}"}}
+    write_jobflow_remote_project(project, tmp_path / "projects")
+
+    from jobflow_remote.jobs.jobcontroller import JobController
+    from jobflow_remote.jobs.runner import Runner
+
+    controller = JobController.from_project_name("betenet-test")
+    controller.reset(max_limit=0)
+    al = tmp_path / "Al.cif"
+    fcc_al().to(filename=str(al))
+    result = betenet("submit", al, "--engine", "jobflow-remote", "--preset", "test", "--project", "betenet-test",
+                     "--worker", "local", home=tmp_path, env={"JFREMOTE_PROJECTS_FOLDER": str(tmp_path / "projects")})
+    assert result.returncode == 0, result.stderr
+    runner = Runner(project_name="betenet-test")
+    for option in ("delay_checkout", "delay_check_run_status", "delay_advance_status"):
+        setattr(runner.runner_options, option, 1)
+    runner.run_all_jobs(max_seconds=400)
+    states = {info.name: info.state.value for info in controller.get_jobs_info()}
+    assert set(states.values()) == {"COMPLETED"} and "store_document" in states
+    with get_store(BetenetSettings(store_uri=secantusdb_uri, database=database)) as store:
+        docs = list(store.query({}, properties=["status", "lambda_"]))
+    assert len(docs) == 1 and docs[0]["status"] == "ok" and 0.35 < docs[0]["lambda_"] < 0.45

@@ -71,9 +71,12 @@ def submit_jobflow_remote(structures, maker: ElectronPhononMaker, *, project: st
     worker = worker or next(iter(config.workers), None)
     if worker is None:
         raise SubmitError(f"jobflow-remote project {config.name} has no worker")
-    store = config.get_jobstore()
-    docs = getattr(store.docs_store, "uri", None) or getattr(store.docs_store, "host", None)
-    maker = dataclasses.replace(maker, document_store={"store_uri": docs} if docs else None)
+    # the documents go to the database of the project's JobStore (a MongoDB the workers reach)
+    docs_store = config.get_jobstore().docs_store
+    uri = getattr(docs_store, "uri", None) or getattr(docs_store, "host", None)
+    if not (isinstance(uri, str) and uri.startswith("mongodb")):
+        raise SubmitError(f"jobflow-remote project {config.name}: its JobStore is not a MongoDB given by URI")
+    maker = dataclasses.replace(maker, document_store={"store_uri": uri, "database": docs_store.database})
     ids = []
     for structure in structures:
         submit_flow(maker.make(structure), worker=worker, project=config.name)
