@@ -56,3 +56,21 @@ def atomic_mass_amu(symbol: str) -> float:
     from pymatgen.core.periodic_table import Element
 
     return float(Element(symbol).atomic_mass)
+
+
+def qe_symmetric_cell(structure, symprec: float = 1e-3):
+    """Primitive pymatgen Structure oriented so pw.x finds the full point group.
+
+    pw.x with ibrav=0 tests only rotations about Cartesian axes (cubic and hexagonal-about-z sets): a
+    cell in an arbitrary orientation keeps too few symmetries (fcc Al from a CIF: 4 of 48), which costs
+    many times more k and q points in ph.x. The spglib conventional standard cell has its axes along
+    x, y, z (the 3- or 6-fold axis along z); reducing it to a primitive cell keeps that orientation.
+    """
+    from pymatgen.core import Structure
+    from pymatgen.io.ase import AseAtomsAdaptor
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    if not isinstance(structure, Structure):
+        structure = AseAtomsAdaptor.get_structure(structure)
+    conventional = SpacegroupAnalyzer(structure, symprec=symprec).get_conventional_standard_structure()
+    return conventional.get_primitive_structure(tolerance=symprec)

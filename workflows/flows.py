@@ -23,6 +23,7 @@ from pymatgen.core import Structure
 
 from betenet.qe.params import deep_merge
 from betenet.qe.pseudo import PseudoFamily
+from betenet.qe.structure import qe_symmetric_cell
 from betenet.settings import get_settings
 from betenet.store.documents import (
     CalculationParameters,
@@ -116,6 +117,8 @@ class ElectronPhononMaker(Maker):
     def make(self, structure: Structure) -> Flow:
         if not structure.is_ordered:
             raise ValueError(f"{structure.composition.reduced_formula}: disordered structure; QE needs an ordered cell")
+        input_structure = structure
+        structure = qe_symmetric_cell(structure)  # pw.x sees every symmetry: far fewer k/q points
         calc_id, pseudos = self.identity(structure)  # validates pseudos before any Job exists
         makers = self.makers(structure)  # validates cutoffs (pseudo hints) likewise
         jobs, tasks = [], {}
@@ -131,7 +134,7 @@ class ElectronPhononMaker(Maker):
         matdyn = makers["matdyn_coarse"].make(q2r.output, current, self.settings.qgrid_coarse)
         jobs += [scf, ph, q2r, matdyn]
         tasks.update(scf=scf.output, ph_coarse=ph.output, q2r_coarse=q2r.output, matdyn_coarse=matdyn.output)
-        gate = stability_gate(self, current, structure, calc_id, pseudos, tasks)
+        gate = stability_gate(self, current, input_structure, calc_id, pseudos, tasks)
         jobs.append(gate)
         return Flow(jobs, output=gate.output, name=f"{self.name} {structure.composition.reduced_formula}")
 
