@@ -111,7 +111,8 @@ def attribute_products(tps, x: Blocks, z: torch.Tensor, x_groups: RowGroups | No
                        z_groups: RowGroups | None = None) -> list[Blocks]:
     """Evaluate FullyConnectedTensorProducts (x ⊗ z) that share x and the scalar attributes z (N, V).
 
-    Returns one block list per product. Distinct rows are exploited when given (at most one of the two):
+    Returns one block list per product (None for an output block that no path reaches). Distinct rows
+    are exploited when given (at most one of the two):
     - `x_groups`: x holds only the K distinct rows, all-scalar (first-layer inputs, one per element):
       x is contracted with the weights per distinct row, z per group — N·V·W multiply-adds, not N·U·V·W.
     - `z_groups`: z holds only the K distinct rows (CSO attributes, one per element): z is contracted
@@ -136,7 +137,7 @@ def attribute_products(tps, x: Blocks, z: torch.Tensor, x_groups: RowGroups | No
                        .view(mul_in, v, p.mul_out) * p.coeff for p in group], dim=2)
         width = w.shape[2]
         if x_groups is not None:
-            table = (x_block[:, 0, :] @ w.reshape(mul_in, v * width)).view(-1, v, width)  # (K, V, ΣW)
+            table = (x_block.reshape(-1, mul_in) @ w.reshape(mul_in, v * width)).view(-1, v, width)  # (K, V, ΣW)
             res = x_groups.per_group(z, table).unsqueeze(1)  # (N, 1, ΣW)
         elif z_groups is not None:
             table = (z @ w.transpose(0, 1).reshape(v, mul_in * width)).view(-1, mul_in, width)  # (K, U, ΣW)
@@ -147,13 +148,8 @@ def attribute_products(tps, x: Blocks, z: torch.Tensor, x_groups: RowGroups | No
         for p, part in zip(group, torch.split(res, [p.mul_out for p in group], dim=2)):
             previous = outs[p.tp_index].get(p.i_out)
             outs[p.tp_index][p.i_out] = part if previous is None else previous + part
-    results = []
-    for tp, out in zip(tps, outs):
-        blocks = []
-        for i, (mul, ir) in enumerate(tp.irreps_out):
-            blocks.append(out[i] if i in out else z.new_zeros(n, ir.dim, mul))
-        results.append(blocks)
-    return results
+    # an output block no path reaches is None (it is zero; callers skip it)
+    return [[out.get(i) for i in range(len(tp.irreps_out))] for tp, out in zip(tps, outs)]
 
 
 def aggregated_messages(tp: o3.TensorProduct, x: Blocks, edge_attr: Blocks, weight: torch.Tensor,
@@ -177,7 +173,7 @@ def aggregated_messages(tp: o3.TensorProduct, x: Blocks, edge_attr: Blocks, weig
         if ir2.l == 0:  # l ⊗ 0 → l: Wigner-3j = δ/√(2l+1)
             msg = xb * (w * (y * (c / math.sqrt(ir1.dim))))[:, None, :]
         elif ir1.l == 0:  # 0 ⊗ 1 → 1: Wigner-3j = δ/√3
-            msg = (xb[:, 0, :] * w)[:, None, :] * (y * (c * _INV_SQRT3))[:, :, None]
+            msg = (xb * w[:, None, :]) * (y * (c * _INV_SQRT3))[:, :, None]  # (E,1,U)·(E,3,1)
         elif ir3.l == 0:  # 1 ⊗ 1 → 0: dot product, Wigner-3j = δ/√3
             msg = ((xb * y[:, :, None]).sum(1) * w * (c * _INV_SQRT3))[:, None, :]
         else:  # 1 ⊗ 1 → 1: cross product x × y, Wigner-3j = ε/√6
@@ -196,7 +192,7 @@ def gate(gate_module, x: Blocks) -> Blocks:
     gated_irreps = [(mul, ir) for mul, ir in irreps if ir.l > 0]
     if [tuple(t) for t in gated_irreps] != [tuple(t) for t in gate_module.irreps_gated]:
         raise ValueError(f"unexpected gate layout {irreps} (gated {gate_module.irreps_gated})")
-    scalar_rows = torch.cat([b[:, 0, :] for b in x[:n_scalar_blocks]], dim=1)
+    scalar_rows = torch.cat([b.reshape(b.shape[0], -1) for b in x[:n_scalar_blocks]], dim=1)
     n_s, n_g = gate_module.irreps_scalars.dim, gate_module.irreps_gates.dim
     scalars = gate_module.act_scalars(scalar_rows[:, :n_s])
     out = [scalars.unsqueeze(1)]
@@ -229,10 +225,11 @@ def convolution(conv, x: Blocks, z: torch.Tensor, edge_src: torch.Tensor, edge_d
     if x_groups is not None and z_groups is not None:
         if x_groups is not z_groups:
             raise ValueError("x and z grouped together must share one RowGroups")
-        s, x1 = ([b[z_groups.index] for b in blocks] for blocks in attribute_products([conv.sc, conv.lin1], x, z))
+        s, x1 = ([None if b is None else b[z_groups.index] for b in blocks]
+                 for blocks in attribute_products([conv.sc, conv.lin1], x, z))
     else:
         s, x1 = attribute_products([conv.sc, conv.lin1], x, z, x_groups, z_groups)
     mid = aggregated_messages(conv.tp, x1, edge_attr, radial_weight, edge_src, edge_dst,
                               scale=1.0 / conv.num_neighbors**0.5)
     (x2,) = attribute_products([conv.lin2], mid, z, z_groups=z_groups)
-    return [c_s * a + c_x * b for (c_s, c_x), a, b in zip(output_mix(conv), s, x2)]
+    return [c_x * b if a is None else c_s * a + c_x * b for (c_s, c_x), a, b in zip(output_mix(conv), s, x2)]
