@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -149,8 +150,11 @@ def run_and_report(ensemble, candidates: list[Candidate], rejected: list[Rejecte
         "timings_s": result.timings_s,
     }
     if out is not None:
+        start = time.perf_counter()
         _write_outputs(Path(out), campaign, by_id, meta, plots, top)
+        campaign.timings_s["write_s"] = time.perf_counter() - start
     if save and result.ranked:
+        start = time.perf_counter()
         from betenet.screening.results import get_predictions_store, prediction_documents, save_predictions
 
         fingerprints = {p.id: _fingerprint(by_id[p.id]) for p in result.ranked}
@@ -159,6 +163,7 @@ def run_and_report(ensemble, candidates: list[Candidate], rejected: list[Rejecte
                                     dataset_hash=meta["ensemble"]["dataset_hash"], variant=ensemble.variant,
                                     fingerprints=fingerprints, calc_ids=calc_ids)
         campaign.n_saved = save_predictions(docs, get_predictions_store(settings))
+        campaign.timings_s["store_s"] = time.perf_counter() - start
     return campaign
 
 

@@ -144,9 +144,11 @@ def _print_table(predictions, limit: int | None = None) -> None:
 
 
 def _pm(value, spread, digits: int) -> str:
+    """`digits` decimals, or 2 significant digits for small numbers (a λ of 0.004 is not '0.00')."""
     if value is None:
         return "n/a"
-    return f"{value:.{digits}f}" + (f" ± {spread:.{digits}f}" if spread is not None else "")
+    fmt = f".{digits}f" if abs(value) >= 10.0 ** -digits * 10 or value == 0 else ".2g"
+    return f"{value:{fmt}}" + (f" ± {spread:{fmt}}" if spread is not None else "")
 
 
 def _report_rejected(rejected) -> None:
@@ -217,6 +219,7 @@ def screen_command(
 
     t0 = time.perf_counter()
     ens = campaign.load_ensemble(ensemble)
+    load_s = time.perf_counter() - t0
     with store_settings(store_uri, home, database) as settings:
         if source:
             candidates, rejected = campaign.candidates_from_paths(source, split)
@@ -224,7 +227,7 @@ def screen_command(
             query = query_from_options(status, include_unstable, method, elements, exclude_elements, max_sites,
                                        since, until, where)
             candidates, rejected = campaign.candidates_from_store(settings, query)
-        read_s = time.perf_counter() - t0
+        read_s = time.perf_counter() - t0 - load_s
         result = campaign.run_and_report(ens, candidates, rejected, settings, out=out, mu_star=mu_star, save=save,
                                          plots="top", top=top, tc_threshold_K=tc_threshold)
     total_s = time.perf_counter() - t0
@@ -233,9 +236,9 @@ def screen_command(
     n_in = len(result.ranked) + len(result.rejected)
     t = result.timings_s
     typer.echo(f"screened {n_in} inputs: {len(result.ranked)} predicted, {len(result.rejected)} rejected; "
-               f"read {read_s:.2f} s, featurise {t.get('featurise_s', 0):.2f} s, predict {t.get('predict_s', 0):.2f} s "
-               f"({ens.config['n_members']} members), total {total_s:.2f} s "
-               f"({1000 * total_s / max(n_in, 1):.1f} ms per structure)")
+               f"load ensemble {load_s:.2f} s, read {read_s:.2f} s, featurise {t.get('featurise_s', 0):.2f} s, predict {t.get('predict_s', 0):.2f} s "
+               f"({len(ens.members)} members), files {t.get('write_s', 0):.2f} s, store {t.get('store_s', 0):.2f} s "
+               f"({result.n_saved} rows), total {total_s:.2f} s ({1000 * total_s / max(n_in, 1):.1f} ms per structure)")
     if result.evaluation is not None:
         e = result.evaluation
         lines = [f"{k}: MAE {m.mae:.3g}, RMSE {m.rmse:.3g}, R² {'n/a' if m.r2 is None else f'{m.r2:.2f}'} (n={m.n})"

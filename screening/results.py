@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 from maggma.core import Store
+from maggma.stores import MontyStore
 
 from betenet.settings import BetenetSettings, get_settings
 
@@ -50,7 +51,21 @@ def save_predictions(docs: Iterable[dict], store: Store) -> int:
         return 0
     store.connect()
     try:
-        store.update(docs, key=PREDICTION_KEY)
+        if isinstance(store, MontyStore):
+            _replace_unindexed(store, docs)
+        else:
+            store.ensure_index(PREDICTION_KEY)
+            store.update(docs, key=PREDICTION_KEY)
     finally:
         store.close()
     return len(docs)
+
+
+def _replace_unindexed(store: MontyStore, docs: list[dict]) -> None:
+    """montydb has no indexes: maggma's per-document upsert scans the collection once per row
+    (806 rows took ~2 min). One query finds the rows to replace, one delete and one insert write."""
+    ids = [d[PREDICTION_KEY] for d in docs]
+    existing = [d[PREDICTION_KEY] for d in store.query({PREDICTION_KEY: {"$in": ids}}, properties=[PREDICTION_KEY])]
+    if existing:  # (montydb cannot delete from a collection that was never written)
+        store.remove_docs({PREDICTION_KEY: {"$in": existing}})
+    store._collection.insert_many([dict(d) for d in docs])
