@@ -128,3 +128,11 @@ def test_options_are_validated_before_any_job(tmp_path):
         ElectronPhononMaker.from_preset("huge")
     maker = ElectronPhononMaker.from_preset("test")
     assert maker.with_options(q_split=3).settings.q_split == 3 and maker.settings.q_split is None
+
+
+def test_failed_flow_is_stored_with_its_reason(tmp_path):
+    """pw.x refuses 1 band for Al's 3 electrons: no handler knows this, the document says where."""
+    doc, count, _ = run_al(tmp_path, pw_overrides={"system": {"nbnd": 1}})
+    assert count == 1 and doc.status == "failed"
+    assert doc.status_reason.startswith("scf: ") and "pw.x" in doc.status_reason
+    assert doc.a2f is None and doc.stability is None and doc.lambda_ is None

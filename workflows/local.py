@@ -24,6 +24,24 @@ from betenet.workflows.flows import ElectronPhononMaker, build_document
 _FAILED = re.compile(r"^(?P<job>.+?) failed with exception:\n(?P<trace>.*)$", re.DOTALL)
 
 
+_EXCEPTION_LINE = re.compile(r"^(?:[\w]+\.)*(?P<name>\w+(?:Error|Exception))\b: (?P<message>.*)$")
+
+
+def _reason(trace: str) -> str:
+    """'QERunError: pw.x exited with code 1 in … [Error in routine …: message]' from a traceback."""
+    lines = trace.strip().splitlines()
+    found = [i for i, line in enumerate(lines) if _EXCEPTION_LINE.match(line)]
+    if not found:
+        return lines[-1].strip() if lines else "unknown error"
+    start = found[-1]
+    head = _EXCEPTION_LINE.match(lines[start])
+    reason = f"{head['name']}: {head['message']}"
+    qe = [i for i in range(start, len(lines)) if "Error in routine" in lines[i]]
+    if qe and qe[0] + 1 < len(lines):
+        reason += f" [{lines[qe[0]].strip()} {lines[qe[0] + 1].strip()}]"
+    return reason
+
+
 class _JobEvents(logging.Handler):
     """Collects jobflow's per-Job log lines: progress callbacks and the failure tracebacks."""
 
@@ -36,8 +54,7 @@ class _JobEvents(logging.Handler):
         message = record.getMessage()
         failed = _FAILED.match(message)
         if failed:
-            last_line = failed["trace"].strip().splitlines()[-1]
-            self.failures.append((failed["job"], last_line))
+            self.failures.append((failed["job"], _reason(failed["trace"])))
         if self.on_event is not None:
             self.on_event(message.splitlines()[0])
 
