@@ -142,7 +142,7 @@ class StabilityData(BaseModel):
     threshold_meV: float = Field(description="Modes below −threshold count as imaginary.")
     qgrid: tuple[int, int, int] = Field(description="ph.x q-grid the force constants came from.")
     ph_lowest_frequency_meV: float | None = Field(
-        default=None, description="Lowest frequency at the ph.x q-points themselves, meV."
+        default=None, description="Lowest frequency at the ph.x q-points themselves (Γ acoustic modes left out), meV."
     )
     phonopy_mesh: tuple[int, int, int] | None = Field(
         default=None, description="Dense mesh phonopy interpolated the q2r force constants on."

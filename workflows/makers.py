@@ -157,7 +157,7 @@ class PhMaker(Maker):
         out = parse_ph_output(here / "ph.out")
         if not (out.job_done and out.converged and not out.errors):
             raise _fail("ph", here / "ph.out", f"not converged or failed: {[str(e) for e in out.errors]}")
-        freqs = [f for q in computed_qpoints(here).values() for f in np.asarray(q.frequencies_thz).tolist()]
+        freqs = [f for q in computed_qpoints(here).values() for f in _optical_or_finite_q(q)]
         return QETaskDoc(
             program="ph", label="ph", dir_name=str(here), job_uuid=_job_uuid(), qe_version=out.qe_version,
             wall_time_s=summary["wall_time_s"], attempts=summary["attempts"], corrections=summary["corrections"],
@@ -165,6 +165,13 @@ class PhMaker(Maker):
             qpoint_range=(int(start_q), int(last_q)) if start_q is not None else None,
             lowest_frequency_meV=min(freqs) * THZ_TO_MEV if freqs else None,
         )
+
+
+def _optical_or_finite_q(qpoint) -> list[float]:
+    """Frequencies (THz) that can signal an instability: at Γ the three acoustic modes are dropped
+    (ph.x prints them without the acoustic sum rule, often a few cm⁻¹ imaginary)."""
+    frequencies = np.sort(np.asarray(qpoint.frequencies_thz, dtype=float))
+    return (frequencies[3:] if np.allclose(qpoint.q_cart_2pi_alat, 0.0) else frequencies).tolist()
 
 
 def _gather_ph(ph_dirs: list[str], la2F: bool) -> int:

@@ -31,7 +31,9 @@ class QETaskDoc(BaseModel):
     qgrid: tuple[int, int, int] | None = None
     n_qpoints: int | None = None
     qpoint_range: tuple[int, int] | None = Field(default=None, description="start_q, last_q of a split run.")
-    lowest_frequency_meV: float | None = Field(default=None, description="At the computed q-points.")
+    lowest_frequency_meV: float | None = Field(
+        default=None, description="At the computed q-points, Γ's acoustic modes left out (no ASR in ph.x)."
+    )
     # matdyn.x
     phonon_dos: PhononDosData | None = None
     a2f_all: list[A2FData] = Field(default_factory=list)
