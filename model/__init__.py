@@ -1,1 +1,18 @@
-"""betenet.model"""
+"""betenet.model — BETE-NET: crystal structure → α²F(ω) on the 51-bin grid, as a bootstrap ensemble.
+
+Modules (import what you need; nothing heavy is imported here):
+- `graphs`: `build_graph(atoms, id, r_max=4.0, site_phdos=None) -> CrystalGraph`, `dataset_graphs(dataset,
+  r_max, cache_dir)`, `GraphBatch.from_graphs(graphs, variant, dtype=...)` (all geometry evaluated once),
+  `mean_neighbour_count(graphs)`; variants "CSO" (structure only), "CPD"/"FPD" (+ coarse/fine site PhDOS).
+- `network`: `NetworkConfig` (the seed's hyper-parameters), `BeteNet(config)` — architecture
+  ``betenet-gate-v1`` (frozen), the seed's state_dict layout; `forward` uses `kernels`,
+  `forward_reference` runs e3nn's modules as the seed does.
+- `loss`: `LossConfig`, `Targets.from_records(records)`, `mixed_loss(pred_a2f, targets, weight, config)`,
+  `moments_of(a2f)` — spectra and/or λ, ω_log, Tc labels.
+- `early_stopping`: `TemperedEarlyStopping` (the seed's three regions).
+- `training`: `TrainingConfig`, `bootstrap(n, seed, member)`, `train_member(...) -> MemberResult`.
+- `ensemble`: `TrainingSet`, `training_set_from_dataset(dataset, variant, splits=("train",))`,
+  `train_ensemble(directory, data, variant=..., n_members=100, workers=1) -> Ensemble`,
+  `Ensemble.load(directory)`, `Ensemble.predict(structures | graphs | Dataset) -> Prediction`.
+- `errors`: `EmptyDatasetError`, `UnseenElementError`, `MissingFeatureError`, `CheckpointError`.
+"""

@@ -2,13 +2,20 @@
 
 The network predicts α²F on the 51-bin grid for every sample. The loss is
 
-    L = w_spec·MSE(α²F)  +  w_λ·H(λ̂ − λ)  +  w_ωlog·H((ω̂_log − ω_log)/s_ω)  +  w_Tc·H((T̂c − Tc)/s_T)
+    L = w_spec·MSE(α²F) + w_λ·H(ln(λ̂+ε) − ln(λ+ε)) + w_ωlog·H(ln ω̂_log − ln ω_log)
+        + w_Tc·H(ln(1 + T̂c/s) − ln(1 + Tc/s))
 
 each term a (bootstrap-multiplicity weighted) mean over the samples that carry that label, H the Huber
 function (quadratic within `huber_delta`, linear beyond: outlier labels such as JARVIS's λ > 4 rows pull
 but do not dominate). λ̂, ω̂_log, ω̂₂ come from the predicted α²F through `betenet.physics` (torch, so
 differentiable) with the seed's convention of summing bins 1..50; T̂c is Allen–Dynes with μ*. The spectrum
 term alone, on samples that all have spectra, is exactly the seed's MSE loss.
+
+Why logarithms: ω_log depends on the shape of α²F only, so its gradient scales as 1/λ̂; with a small
+predicted spectrum (a fresh network predicts α²F ~ 1e-3) a linear λ error would get a thousand times
+less gradient than ω_log and Adam would hardly grow the amplitude (observed: λ̂ stuck at 0.001 on JARVIS).
+In log space both gradients scale alike, and errors are relative, which suits λ (0.1 … 18) and Tc
+(0 … 35 K). Labels λ ≤ 0 count as λ = 0 (ε keeps the logarithm finite); ω_log labels ≤ 0 are not used.
 """
 
 from __future__ import annotations
@@ -31,9 +38,9 @@ class LossConfig:
     lambda_weight: float = 1.0
     omega_log_weight: float = 1.0
     tc_weight: float = 1.0
-    omega_log_scale_K: float = 100.0  # ω_log errors are measured in units of 100 K
-    tc_scale_K: float = 10.0  # Tc errors in units of 10 K (λ is used as is)
-    huber_delta: float = 1.0  # in the scaled units above
+    lambda_offset: float = 0.01  # ε: λ is compared as ln(λ + ε)
+    tc_scale_K: float = 1.0  # s: Tc is compared as ln(1 + Tc/s)
+    huber_delta: float = 1.0  # in units of the logarithms above
     # Seed behaviour: a sample with a spectrum is fitted on its spectrum only; True adds its moment labels
     moments_with_spectrum: bool = False
     mu_star: float = physics.DEFAULT_MU_STAR
@@ -45,8 +52,8 @@ class LossConfig:
         for name, value in asdict(self).items():
             if isinstance(value, float) and (value < 0 or not np.isfinite(value)):
                 raise ValueError(f"Invalid {name}={value!r}: must be a finite number ≥ 0")
-        if self.omega_log_scale_K <= 0 or self.tc_scale_K <= 0 or self.huber_delta <= 0:
-            raise ValueError("omega_log_scale_K, tc_scale_K and huber_delta must be > 0")
+        if self.lambda_offset <= 0 or self.tc_scale_K <= 0 or self.huber_delta <= 0:
+            raise ValueError("lambda_offset, tc_scale_K and huber_delta must be > 0")
 
 
 @dataclass
@@ -146,11 +153,13 @@ def mixed_loss(pred_a2f: torch.Tensor, targets: Targets, sample_weight: torch.Te
         # masked rows go through torch.where so a non-finite value there never reaches the gradient
         safe = lambda x, mask: torch.where(mask, x, torch.zeros_like(x))  # noqa: E731
         rows = moment_rows & targets.has_lambda
-        add("lambda", config.lambda_weight, huber(safe(m.lambda_ - targets.lambda_, rows)), rows)
+        eps = config.lambda_offset
+        err = torch.log(m.lambda_ + eps) - torch.log(targets.lambda_.clamp(min=0) + eps)
+        add("lambda", config.lambda_weight, huber(safe(err, rows)), rows)
         rows = moment_rows & targets.has_omega_log
-        err = (m.omega_log_K - targets.omega_log_K) / config.omega_log_scale_K
+        err = torch.log(m.omega_log_K) - torch.log(safe(targets.omega_log_K, rows) + ~rows)
         add("omega_log", config.omega_log_weight, huber(safe(err, rows)), rows)
         rows = moment_rows & targets.has_tc
-        err = (m.tc_K - targets.tc_K) / config.tc_scale_K
+        err = torch.log1p(m.tc_K / config.tc_scale_K) - torch.log1p(targets.tc_K.clamp(min=0) / config.tc_scale_K)
         add("tc", config.tc_weight, huber(safe(err, rows)), rows)
     return total, terms
