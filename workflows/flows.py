@@ -106,11 +106,16 @@ class ElectronPhononMaker(Maker):
         }
 
     def identity(self, structure: Structure) -> tuple[str, list[PseudoData]]:
-        """(calc_id, pseudos): raises MissingPseudoError for an element without a pseudopotential."""
-        entries = PseudoFamily.from_settings().for_elements(sorted(structure.symbol_set))
+        """(calc_id, pseudos): raises MissingPseudoError for an element without a pseudopotential.
+
+        The id is taken on the QE-aligned primitive cell the Flow runs on, so any cell choice or
+        orientation of the same crystal (CIF, POSCAR, rotated) updates one document.
+        """
+        aligned = qe_symmetric_cell(structure)
+        entries = PseudoFamily.from_settings().for_elements(sorted(aligned.symbol_set))
         pseudos = [PseudoData(element=el, filename=e.filename, md5=e.md5) for el, e in entries.items()]
         physics = {**self.settings.physics(), "pseudos": {p.element: p.md5 for p in pseudos}}
-        return calc_identity(structure, self.settings.method, physics), pseudos
+        return calc_identity(aligned, self.settings.method, physics), pseudos
 
     # --- the Flow -----------------------------------------------------------------------------
 
@@ -119,7 +124,7 @@ class ElectronPhononMaker(Maker):
             raise ValueError(f"{structure.composition.reduced_formula}: disordered structure; QE needs an ordered cell")
         input_structure = structure
         structure = qe_symmetric_cell(structure)  # pw.x sees every symmetry: far fewer k/q points
-        calc_id, pseudos = self.identity(structure)  # validates pseudos before any Job exists
+        calc_id, pseudos = self.identity(input_structure)  # validates pseudos before any Job exists
         makers = self.makers(structure)  # validates cutoffs (pseudo hints) likewise
         jobs, tasks = [], {}
         current = structure
