@@ -73,3 +73,15 @@ def test_grids_and_q_chunks():
     assert _chunks(2, 3) == [(1, 1), (2, 2)]
     assert _chunks(7, 3) == [(1, 2), (3, 5), (6, 7)]
     assert _chunks(0, 2) == []
+
+
+def test_one_identity_per_crystal_whatever_the_cell():
+    from pymatgen.transformations.standard_transformations import RotationTransformation
+
+    maker = ElectronPhononMaker.from_preset("test")
+    primitive = fcc_al()
+    conventional = Structure.from_spacegroup("Fm-3m", Lattice.cubic(primitive.lattice.a * 2**0.5), ["Al"], [[0, 0, 0]])
+    rotated = RotationTransformation([1, 1, 0], 33).apply_transformation(primitive)
+    ids = {maker.identity(s)[0] for s in (primitive, conventional, rotated)}
+    assert len(ids) == 1
+    assert maker.identity(primitive)[0] != maker.with_options(ecutwfc_Ry=20.0, ecutrho_Ry=80.0).identity(primitive)[0]
