@@ -83,14 +83,16 @@ class ElectronPhononMaker(Maker):
         qgrid = self.qgrid_elph(structure)
         ph = deep_merge({"tr2_ph": s.tr2_ph}, s.ph_overrides)
         common = {"max_errors": s.max_errors, "walltime_s": s.walltime_s}
+        # ph.x's 'interpolated' el-ph maps the scf k-grid onto the dense la2F grid: the dense grid must be
+        # a multiple of the scf grid (else NaN or wildly wrong λ, seen on fcc Al with 12³ over 8³).
+        kgrid_scf = choose_kgrid(structure, s.kgrid_scf, s.scf_k_density_invA, multiple_of=qgrid)
         makers: dict[str, Maker] = {
-            "scf": PwMaker(name="scf", parameters=pw, kgrid=s.kgrid_scf, k_density_invA=s.scf_k_density_invA,
-                           kgrid_multiple_of=qgrid, **common),
+            "scf": PwMaker(name="scf", parameters=pw, kgrid=kgrid_scf, **common),
             "ph_coarse": PhMaker(name="ph coarse", mode="phonons", qgrid=s.qgrid_coarse, parameters=ph, **common),
             "q2r_coarse": Q2rMaker(name="q2r coarse"),
             "matdyn_coarse": MatdynMaker(name="matdyn coarse", dos_grid=s.dos_grid_coarse, ndos=s.ndos),
             "scf_la2F": PwMaker(name="scf la2F", parameters=deep_merge(pw, {"system": {"la2F": True}}),
-                                kgrid=s.kgrid_elph, k_density_invA=s.k_density_invA, kgrid_multiple_of=qgrid,
+                                kgrid=s.kgrid_elph, k_density_invA=s.k_density_invA, kgrid_multiple_of=kgrid_scf,
                                 **common),
             "ph_elph": PhMaker(name="ph el-ph", mode="elph", qgrid=qgrid, **common, parameters=deep_merge(
                 ph, {"el_ph_sigma": s.el_ph_sigma_Ry, "el_ph_nsigma": s.el_ph_nsigma})),

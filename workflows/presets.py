@@ -88,6 +88,9 @@ class ElectronPhononSettings(BaseModel):
                 raise ValueError(f"{name}={grid} must be three positive integers")
         if self.kgrid_elph and self.qgrid_elph and any(k % q for k, q in zip(self.kgrid_elph, self.qgrid_elph)):
             raise ValueError(f"kgrid_elph={self.kgrid_elph} must be a multiple of qgrid_elph={self.qgrid_elph}")
+        if self.kgrid_elph and self.kgrid_scf and any(k % n for k, n in zip(self.kgrid_elph, self.kgrid_scf)):
+            raise ValueError(f"kgrid_elph={self.kgrid_elph} must be a multiple of kgrid_scf={self.kgrid_scf} "
+                             "(ph.x interpolates el-ph matrix elements from the scf grid onto the dense grid)")
         return self
 
     @property
