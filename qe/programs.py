@@ -72,8 +72,21 @@ PROGRAMS: dict[str, Program] = {
             "lambda", "lambda.x", "lambda.in", "lambda.out", False,
             "betenet.parsers.lambda_x:parse_lambda_output", mpi=False, stdin_input=True,
         ),
-        # The EPW engineer owns the EPW parsers; the stdout parser is registered with them.
-        Program("epw", "epw.x", "epw.in", "epw.out", True, None),
+        Program(
+            "epw",
+            "epw.x",
+            "epw.in",
+            "epw.out",
+            True,
+            "betenet.parsers.epw:parse_epw_output",
+            file_parsers={
+                "*.a2f.[0-9][0-9].*": "betenet.parsers.epw:parse_epw_a2f",
+                "*.phdos.[0-9][0-9].*": "betenet.parsers.epw:parse_epw_phdos",
+                "linewidth.phself.*": "betenet.parsers.epw:parse_epw_linewidths",
+                "*.wout": "betenet.parsers.epw:parse_wannier90_wout",
+                "*_hr.dat": "betenet.parsers.epw:parse_wannier_hr",
+            },
+        ),
     )
 }
 
