@@ -45,3 +45,7 @@ from betenet.screening.cli import predict_command, screen_command, train_ensembl
 app.command("train-ensemble")(train_ensemble_command)
 app.command("predict")(predict_command)
 app.command("screen")(screen_command)
+
+from betenet.pipeline import pipeline_command  # noqa: E402
+
+app.command("pipeline")(pipeline_command)

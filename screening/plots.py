@@ -46,3 +46,19 @@ def a2f_plot(omega_meV, mean, std, title: str, path: Path, dft=None) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def dft_spectra_plot(spectra, path: Path) -> None:
+    """DFT α²F of several materials in one panel; `spectra` = [(formula, omega_meV, a2f, λ), ...]."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.8), dpi=120)
+    for formula, omega_meV, a2f, lam in spectra:
+        ax.plot(omega_meV, a2f, lw=1.2, label=f"{formula} (λ = {lam:.2f})")
+    ax.set_xlabel("ω (meV)")
+    ax.set_ylabel("α²F(ω)")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.set_title("Eliashberg spectral functions from DFPT (chosen smearing)", fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,232 @@
+"""`betenet pipeline`: the main job, from structures to a trained ensemble and its predictions.
+
+    structures ──DFT (stability-gated el-ph workflow, skipped when the store already has it)──► store
+    store ──build-dataset──► dataset ──train-ensemble──► ensemble ──► held-out evaluation + screening
+
+Every stage is resumable: a material whose document is already stored is not recomputed, the dataset
+is rebuilt from the store and the ensemble lives in a folder named by the dataset's content hash, so
+finished members are kept when nothing changed and a changed store trains a new ensemble beside the
+old one. The stages are the same functions the single verbs (`run`, `build-dataset`,
+`train-ensemble`, `screen`) use.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+
+DONE_STATUSES = ("ok", "unstable")  # a 'failed' document is retried
+
+
+@dataclass
+class PipelineReport:
+    """What the summary prints and `summary.json` keeps."""
+
+    materials: list[dict] = field(default_factory=list)
+    dataset: dict | None = None
+    ensemble: str | None = None
+    evaluation: dict | None = None
+    screened: list[dict] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def run_dft_stage(structure_files: list[Path], preset: str, overrides: dict, console, report: PipelineReport) -> None:
+    """Run the el-ph workflow for each structure unless the store already holds its document."""
+    from betenet.store.stores import get_store, load_document
+    from betenet.workflows.cli import prepare
+    from betenet.workflows.local import run_structure
+
+    maker, items = prepare(structure_files, preset, overrides)
+    for number, (path, structure) in enumerate(items, start=1):
+        label = f"[{number}/{len(items)}] {structure.composition.reduced_formula} ({path.name})"
+        calc_id, _ = maker.identity(structure)
+        doc = load_document(calc_id, get_store())
+        start = time.perf_counter()
+        if doc is not None and doc.status in DONE_STATUSES:
+            console.print(f"{label}: already in the store ({doc.status}), not recomputed")
+            origin = "store"
+        else:
+            with console.status(f"{label}: starting") as status:
+                doc = run_structure(structure, maker, on_event=lambda msg: status.update(f"{label}: {msg}"))
+            console.print(f"{label}: {doc.status} in {time.perf_counter() - start:.0f} s")
+            origin = "computed"
+        report.materials.append(_material_row(doc, origin, source=str(path)))
+
+
+def _material_row(doc, origin: str, source: str) -> dict:
+    return {
+        "formula": doc.formula_pretty, "calc_id": doc.calc_id, "status": doc.status, "reason": doc.status_reason,
+        "lambda": doc.lambda_, "omega_log_K": doc.omega_log_K, "omega_2_K": doc.omega_2_K, "tc_K": doc.tc_K,
+        "lowest_frequency_meV": doc.stability.lowest_frequency_meV if doc.stability else None,
+        "origin": origin, "source": source,
+    }
+
+
+def pipeline_command(
+    structures: list[Path] = typer.Argument(None, help="Structure files to compute with DFT (CIF, POSCAR, ...).",
+                                            show_default=False),
+    preset: str = typer.Option("fast", help="Workflow preset: test | fast | production."),
+    set_: list[str] = typer.Option([], "--set", help="Workflow option KEY=VALUE (JSON value), repeatable."),
+    documents: list[Path] = typer.Option([], "--documents", help="JSON(.gz) file of documents to add to the "
+                                         "store first (e.g. a finished campaign); repeatable."),
+    screen: list[Path] = typer.Option([], "--screen", help="Structures or folders to predict with the ensemble; "
+                                      "repeatable."),
+    variant: str = typer.Option("CSO", help="Model variant: CSO | CPD | FPD."),
+    members: int = typer.Option(10, help="Bootstrap members (the seed used 100)."),
+    max_epochs: int = typer.Option(2000, help="Epoch cap per member."),
+    workers: int = typer.Option(1, help="Members trained in parallel processes."),
+    test_fraction: float = typer.Option(0.2, help="Share of the stored materials held out for evaluation."),
+    mu_star: float = typer.Option(0.10, help="μ* for the predicted Tc (Allen–Dynes)."),
+    home: Path = typer.Option(None, help="Working folder (runs, embedded store, pipeline outputs); "
+                              "default BETENET_HOME."),
+    store: str = typer.Option(None, "--store", help="mongodb://host:port/db; default: embedded store under home."),
+) -> None:
+    """Main job: DFT for new structures → dataset → bootstrap ensemble → evaluation and screening."""
+    from rich.console import Console
+
+    from betenet.settings import get_settings, override_settings
+    from betenet.workflows.cli import InputError, parse_overrides
+
+    console = Console(stderr=True)
+    settings = {k: v for k, v in (("store_uri", store), ("home", home)) if v is not None}
+    report = PipelineReport()
+    with override_settings(**settings):
+        out = Path(get_settings().home) / "pipeline"
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            overrides = parse_overrides(set_)
+            for path in documents:
+                _import(path, console)
+            if structures:
+                start = time.perf_counter()
+                run_dft_stage(list(structures), preset, overrides, console, report)
+                report.timings_s["dft"] = time.perf_counter() - start
+            _learn(out, variant, members, max_epochs, workers, test_fraction, mu_star, screen, console, report)
+        except (InputError, ValueError, LookupError) as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(code=2)
+        _write_summary(out, report)
+        _print_summary(report, out, console)
+
+
+def _import(path: Path, console) -> None:
+    from betenet.store.transfer import import_documents
+
+    docs = import_documents(path)
+    console.print(f"imported {len(docs)} documents from {path} (upserted by calc_id)")
+
+
+def _learn(out: Path, variant: str, members: int, max_epochs: int, workers: int, test_fraction: float,
+           mu_star: float, screen_paths: list[Path], console, report: PipelineReport) -> None:
+    from betenet.dataset.build import SplitSpec, build_dataset
+    from betenet.dataset.cli import describe_store
+    from betenet.dataset.query import StoreQuery
+    from betenet.screening.campaign import candidates_from_dataset, candidates_from_paths, load_ensemble
+    from betenet.screening.campaign import match_store_documents, run_and_report
+    from betenet.screening.training import TrainingRequest, train_from_dataset
+    from betenet.settings import get_settings
+    from betenet.store.stores import DOCS_COLLECTION, get_store
+
+    settings = get_settings()
+    require = ("a2f",) + ({"CPD": ("cpd",), "FPD": ("fpd",)}.get(variant, ()))
+    start = time.perf_counter()
+    built = build_dataset(get_store(settings), out / "dataset", StoreQuery(), split=SplitSpec(test_fraction=test_fraction),
+                          require=require, overwrite=True, source=describe_store(settings, DOCS_COLLECTION)).dataset
+    report.dataset = {"directory": str(built.directory), "records": len(built), "hash": built.content_hash,
+                      "splits": built.manifest.counts.get("splits")}
+    console.print(f"dataset: {len(built)} stable materials with α²F → {built.directory} ({built.content_hash})")
+    ensemble_dir = out / f"ensemble-{variant}-{built.content_hash.split(':')[-1][:12]}"
+    request = TrainingRequest(variant=variant, n_members=members, max_epochs=max_epochs, workers=workers)
+    train_from_dataset(built, ensemble_dir, request)
+    report.ensemble = str(ensemble_dir)
+    report.timings_s["dataset+training"] = time.perf_counter() - start
+    ensemble = load_ensemble(ensemble_dir)
+
+    test_records = [r for r in built.records if r.split == "test"]
+    if test_records:
+        candidates, rejected = candidates_from_dataset(built, "test")
+        campaign = run_and_report(ensemble, candidates, rejected, settings, out=out / "evaluation",
+                                  mu_star=mu_star, save=False, plots="all")
+        if campaign.evaluation is not None:
+            report.evaluation = {name: {"mae": m.mae, "n": m.n} for name, m in campaign.evaluation.metrics.items()}
+            report.plots.append(str(out / "evaluation"))
+    if screen_paths:
+        start = time.perf_counter()
+        candidates, rejected = candidates_from_paths(screen_paths)
+        match_store_documents(candidates, settings)
+        campaign = run_and_report(ensemble, candidates, rejected, settings, out=out / "screen", mu_star=mu_star)
+        report.screened = [p.row() for p in campaign.ranked]
+        report.rejected = [{"id": r.id, "source": r.source, "reason": r.reason} for r in campaign.rejected]
+        report.plots.append(str(out / "screen"))
+        report.timings_s["screening"] = time.perf_counter() - start
+    report.plots.append(_plot_dft_spectra(out, report))
+
+
+def _plot_dft_spectra(out: Path, report: PipelineReport) -> str:
+    """All stored α²F of this run's materials in one figure (the DFT half of the main job)."""
+    from betenet.screening.plots import dft_spectra_plot
+    from betenet.store.stores import get_store, load_document
+
+    docs = [load_document(m["calc_id"], get_store()) for m in report.materials if m["status"] == "ok"]
+    path = out / "dft_a2f.png"
+    if docs:
+        dft_spectra_plot([(d.formula_pretty, d.a2f.omega_meV, d.a2f.a2f, d.lambda_) for d in docs], path)
+    return str(path) if docs else ""
+
+
+def _write_summary(out: Path, report: PipelineReport) -> None:
+    import json
+    from dataclasses import asdict
+
+    (out / "summary.json").write_text(json.dumps(asdict(report), indent=1, default=str))
+
+
+def _fmt(value, digits: int) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _print_summary(report: PipelineReport, out: Path, console) -> None:
+    from rich.table import Table
+
+    from betenet.settings import get_settings
+
+    if report.materials:
+        table = Table(title="DFT electron-phonon results (this run's structures)")
+        for column in ("material", "status", "λ", "ω_log (K)", "ω₂ (K)", "Tc (K)", "lowest ω (meV)", "origin"):
+            table.add_column(column)
+        for m in report.materials:
+            table.add_row(m["formula"], m["status"] if m["status"] == "ok" else f"{m['status']}: {m['reason']}",
+                          _fmt(m["lambda"], 3), _fmt(m["omega_log_K"], 1), _fmt(m["omega_2_K"], 1),
+                          _fmt(m["tc_K"], 2), _fmt(m["lowest_frequency_meV"], 2), m["origin"])
+        console.print(table)
+    if report.evaluation:
+        parts = [f"{name} MAE {m['mae']:.3g} (n={m['n']})" for name, m in report.evaluation.items()]
+        console.print("held-out DFT materials: " + ", ".join(parts))
+    if report.screened:
+        table = Table(title="Screening, ranked by predicted Tc (± ensemble spread)")
+        for column in ("structure", "formula", "λ", "ω_log (K)", "Tc (K)"):
+            table.add_column(column)
+        for row in report.screened[:15]:
+            table.add_row(row["id"], row["formula"], f"{_fmt(row['lambda'], 3)} ± {_fmt(row['lambda_std'], 3)}",
+                          f"{_fmt(row['omega_log_K'], 0)} ± {_fmt(row['omega_log_K_std'], 0)}",
+                          f"{_fmt(row['tc_K'], 2)} ± {_fmt(row['tc_K_std'], 2)}")
+        console.print(table)
+    for rejected in report.rejected:
+        console.print(f"not screened: {rejected['source']}: {rejected['reason']}")
+    settings = get_settings()
+    store = settings.store_uri or f"embedded store under {Path(settings.home).resolve() / 'store'}"
+    console.print(f"store: {store}")
+    if report.dataset:
+        console.print(f"dataset: {report.dataset['directory']} ({report.dataset['records']} records, "
+                      f"splits {report.dataset['splits']})")
+    if report.ensemble:
+        console.print(f"ensemble: {report.ensemble}")
+    for plot in filter(None, report.plots):
+        console.print(f"plots: {plot}")
+    console.print(f"summary: {out / 'summary.json'}; timings (s): "
+                  + ", ".join(f"{k} {v:.0f}" for k, v in report.timings_s.items()))

@@ -1,0 +1,74 @@
+"""Move electron-phonon documents between stores as plain JSON (gzip when the name ends in .gz).
+
+A file of documents is how a finished DFT campaign travels: committed as a fixture, mailed to a
+colleague, or loaded into another database. Import goes through `save_document`, so it is an
+idempotent upsert by calc_id, and every document is validated before the first one is written.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from maggma.core import Store
+
+from betenet.store.documents import ElectronPhononDoc
+from betenet.store.stores import DOC_KEY, _ensure_connected, get_store, save_document
+
+
+def _open(path: Path, mode: str):
+    return gzip.open(path, mode + "t", encoding="utf-8") if path.suffix == ".gz" else open(path, mode, encoding="utf-8")
+
+
+def export_documents(path: Path | str, criteria: dict | None = None, store: Store | None = None) -> int:
+    """Write the documents matching `criteria` (all by default), sorted by calc_id; returns the count."""
+    path = Path(path)
+    store = store or get_store()
+    opened = _ensure_connected(store)
+    try:
+        raw = sorted(store.query(criteria or {}), key=lambda d: d[DOC_KEY])
+    finally:
+        if opened:
+            store.close()
+    docs = []
+    for item in raw:
+        item.pop("_id", None)
+        docs.append(ElectronPhononDoc.model_validate(item).model_dump(mode="json"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    with _open(tmp, "w") as handle:
+        json.dump(docs, handle, separators=(",", ":"))
+    tmp.replace(path)
+    return len(docs)
+
+
+def read_documents(path: Path | str) -> list[ElectronPhononDoc]:
+    """Validated documents from a file written by `export_documents`; ValueError naming the bad entry."""
+    path = Path(path)
+    try:
+        with _open(path, "r") as handle:
+            raw = json.load(handle)
+    except (OSError, json.JSONDecodeError, EOFError) as err:
+        raise ValueError(f"{path}: not a readable JSON file of documents ({err})") from err
+    if not isinstance(raw, list):
+        raise ValueError(f"{path}: expected a JSON list of electron-phonon documents, got {type(raw).__name__}")
+    docs = []
+    for number, item in enumerate(raw):
+        try:
+            docs.append(ElectronPhononDoc.model_validate(item))
+        except ValueError as err:
+            raise ValueError(f"{path}: document {number} is not a valid ElectronPhononDoc: {err}") from err
+    return docs
+
+
+def import_documents(path: Path | str, store: Store | None = None) -> list[ElectronPhononDoc]:
+    """Upsert every document of `path` into the store (all validated first: nothing half-imported)."""
+    docs = read_documents(path)
+    store = store or get_store()
+    opened = _ensure_connected(store)
+    try:
+        return [save_document(doc, store) for doc in docs]
+    finally:
+        if opened:
+            store.close()
