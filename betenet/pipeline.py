@@ -80,6 +80,8 @@ def pipeline_command(
     members: int = typer.Option(10, help="Bootstrap members (the seed used 100)."),
     max_epochs: int = typer.Option(2000, help="Epoch cap per member."),
     workers: int = typer.Option(1, help="Members trained in parallel processes."),
+    network: list[str] = typer.Option([], "--network", help="Network option KEY=VALUE (JSON), e.g. mul=8; "
+                                      "repeatable (default: the seed's architecture)."),
     test_fraction: float = typer.Option(0.2, help="Share of the stored materials held out for evaluation."),
     mu_star: float = typer.Option(0.10, help="μ* for the predicted Tc (Allen–Dynes)."),
     home: Path = typer.Option(None, help="Working folder (runs, embedded store, pipeline outputs); "
@@ -89,6 +91,8 @@ def pipeline_command(
     """Main job: DFT for new structures → dataset → bootstrap ensemble → evaluation and screening."""
     from rich.console import Console
 
+    from betenet.screening.cli import network_overrides
+    from betenet.screening.training import TrainingRequest
     from betenet.settings import get_settings, override_settings
     from betenet.workflows.cli import InputError, parse_overrides
 
@@ -106,7 +110,9 @@ def pipeline_command(
                 start = time.perf_counter()
                 run_dft_stage(list(structures), preset, overrides, console, report)
                 report.timings_s["dft"] = time.perf_counter() - start
-            _learn(out, variant, members, max_epochs, workers, test_fraction, mu_star, screen, console, report)
+            request = TrainingRequest(variant=variant, n_members=members, max_epochs=max_epochs, workers=workers,
+                                      network=network_overrides(network))
+            _learn(out, request, test_fraction, mu_star, screen, console, report)
         except (InputError, ValueError, LookupError) as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(code=2)
@@ -121,18 +127,19 @@ def _import(path: Path, console) -> None:
     console.print(f"imported {len(docs)} documents from {path} (upserted by calc_id)")
 
 
-def _learn(out: Path, variant: str, members: int, max_epochs: int, workers: int, test_fraction: float,
-           mu_star: float, screen_paths: list[Path], console, report: PipelineReport) -> None:
+def _learn(out: Path, request, test_fraction: float, mu_star: float, screen_paths: list[Path], console,
+           report: PipelineReport) -> None:
     from betenet.dataset.build import SplitSpec, build_dataset
     from betenet.dataset.cli import describe_store
     from betenet.dataset.query import StoreQuery
     from betenet.screening.campaign import candidates_from_dataset, candidates_from_paths, load_ensemble
     from betenet.screening.campaign import match_store_documents, run_and_report
-    from betenet.screening.training import TrainingRequest, train_from_dataset
+    from betenet.screening.training import train_from_dataset
     from betenet.settings import get_settings
     from betenet.store.stores import DOCS_COLLECTION, get_store
 
     settings = get_settings()
+    variant = request.variant
     require = ("a2f",) + ({"CPD": ("cpd",), "FPD": ("fpd",)}.get(variant, ()))
     start = time.perf_counter()
     built = build_dataset(get_store(settings), out / "dataset", StoreQuery(), split=SplitSpec(test_fraction=test_fraction),
@@ -141,7 +148,6 @@ def _learn(out: Path, variant: str, members: int, max_epochs: int, workers: int,
                       "splits": built.manifest.counts.get("splits")}
     console.print(f"dataset: {len(built)} stable materials with α²F → {built.directory} ({built.content_hash})")
     ensemble_dir = out / f"ensemble-{variant}-{built.content_hash.split(':')[-1][:12]}"
-    request = TrainingRequest(variant=variant, n_members=members, max_epochs=max_epochs, workers=workers)
     train_from_dataset(built, ensemble_dir, request)
     report.ensemble = str(ensemble_dir)
     report.timings_s["dataset+training"] = time.perf_counter() - start

@@ -54,7 +54,7 @@ Save = typer.Option(True, help="Write the predictions to the store's 'prediction
 # ---------------------------------------------------------------------------------------------------
 
 
-def _network_overrides(pairs: list[str]) -> dict:
+def network_overrides(pairs: list[str]) -> dict:
     overrides = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -104,7 +104,7 @@ def train_ensemble_command(
     request = TrainingRequest(
         variant=variant, n_members=members, seed=seed, max_epochs=max_epochs,
         splits=None if splits == "all" else tuple(parse_list(splits)), workers=workers, threads=threads,
-        dtype=dtype, network=_network_overrides(network),
+        dtype=dtype, network=network_overrides(network),
     )
     if dataset is None:
         query = query_from_options(status, include_unstable, method, elements, exclude_elements, max_sites, since,

@@ -17,8 +17,8 @@ from betenet.store.documents import ElectronPhononDoc
 from betenet.store.stores import DOC_KEY, _ensure_connected, get_store, save_document
 
 
-def _open(path: Path, mode: str):
-    return gzip.open(path, mode + "t", encoding="utf-8") if path.suffix == ".gz" else open(path, mode, encoding="utf-8")
+def _open(path: Path, mode: str, compressed: bool):
+    return gzip.open(path, mode + "t", encoding="utf-8") if compressed else open(path, mode, encoding="utf-8")
 
 
 def export_documents(path: Path | str, criteria: dict | None = None, store: Store | None = None) -> int:
@@ -37,7 +37,7 @@ def export_documents(path: Path | str, criteria: dict | None = None, store: Stor
         docs.append(ElectronPhononDoc.model_validate(item).model_dump(mode="json"))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    with _open(tmp, "w") as handle:
+    with _open(tmp, "w", compressed=path.suffix == ".gz") as handle:
         json.dump(docs, handle, separators=(",", ":"))
     tmp.replace(path)
     return len(docs)
@@ -47,7 +47,7 @@ def read_documents(path: Path | str) -> list[ElectronPhononDoc]:
     """Validated documents from a file written by `export_documents`; ValueError naming the bad entry."""
     path = Path(path)
     try:
-        with _open(path, "r") as handle:
+        with _open(path, "r", compressed=path.suffix == ".gz") as handle:
             raw = json.load(handle)
     except (OSError, json.JSONDecodeError, EOFError) as err:
         raise ValueError(f"{path}: not a readable JSON file of documents ({err})") from err
