@@ -43,15 +43,21 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def stats(seconds) -> str:
-    s = np.asarray(seconds)
-    return f"min {s.min():.3f} s, median {np.median(s):.3f} s over {s.size}"
+def stats(samples) -> str:
+    """samples: (wall s, CPU s) pairs."""
+    s = np.asarray(samples).reshape(-1, 2)
+    return (f"wall min {s[:, 0].min():.3f} s, median {np.median(s[:, 0]):.3f} s; "
+            f"CPU min {s[:, 1].min():.3f} s, median {np.median(s[:, 1]):.3f} s (over {len(s)})")
 
 
 class Timer:
+    """Wall seconds, and CPU seconds of this process (all its threads): on a machine shared with other
+    jobs the CPU time is the steadier measure of the work done."""
+
     def __enter__(self):
-        self.start = time.perf_counter()
+        self.start, self.cpu_start = time.perf_counter(), time.process_time()
         return self
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
+        self.cpu_seconds = time.process_time() - self.cpu_start

@@ -67,16 +67,17 @@ def main():
         with Timer() as t:
             prediction = ensemble.predict(graphs, ids=[g.id for g in graphs], dtype=dtype)
         print(f"{dtype_name}: Ensemble.predict, {len(ensemble.members)} members × {len(graphs)} structures: "
-              f"{t.seconds:.1f} s  (λ of the first structure {prediction.lambda_[0]:.4g} ± "
+              f"{t.seconds:.1f} s wall, {t.cpu_seconds:.1f} CPU s  (λ of the first structure {prediction.lambda_[0]:.4g} ± "
               f"{prediction.lambda_std[0]:.2g}); load average {load_average()}")
         batch = GraphBatch.from_graphs(graphs, args.variant, dtype=dtype)
         net = ensemble.member_network(0, dtype)
         with torch.inference_mode(), Timer() as t:
             for _ in range(args.seed_members):
                 net.forward_reference(batch)
-        per_member = t.seconds / args.seed_members
-        print(f"{dtype_name}: e3nn path (seed's), {per_member:.2f} s per member forward → "
-              f"{per_member * 100:.0f} s for 100 members (forward passes only, scaled from {args.seed_members})")
+        per_member, cpu_per_member = t.seconds / args.seed_members, t.cpu_seconds / args.seed_members
+        print(f"{dtype_name}: e3nn path (seed's), {per_member:.2f} s wall ({cpu_per_member:.2f} CPU s) per member "
+              f"forward → {per_member * 100:.0f} s wall ({cpu_per_member * 100:.0f} CPU s) for 100 members "
+              f"(forward passes only, scaled from {args.seed_members})")
 
 
 if __name__ == "__main__":

@@ -88,7 +88,8 @@ def _ids_hash(ids: Sequence[str]) -> str:
 
 def _load_torch(path: Path):
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        # weights_only: tensors, numbers, strings and containers only — a checkpoint cannot run code
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, unpickling errors, ...
         raise CheckpointError(path, f"cannot be read ({type(err).__name__}: {err}); it is corrupt or "
                                     "truncated — delete it to retrain that member") from err
@@ -213,7 +214,7 @@ def _train_and_save(directory: Path, network: NetworkConfig, training: TrainingC
                           snapshot=lambda state: _atomic_write_bytes(partial, _torch_bytes(state)),
                           resume_from=resume_from)
     blob = _torch_bytes({"architecture": network.architecture, "state_dict": result.state_dict,
-                         "history": result.history, "metrics": result.metrics})
+                         "history": torch.as_tensor(result.history), "metrics": result.metrics})
     _atomic_write_bytes(stem.with_suffix(".pt"), blob)
     metrics = {**result.metrics, "sha256": "sha256:" + hashlib.sha256(blob).hexdigest()}
     _write_json(stem.with_suffix(".json"), metrics)  # written last: marks the member finished

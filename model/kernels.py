@@ -21,6 +21,7 @@ Where the time goes in e3nn's generic code, and what is done instead:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -91,6 +92,12 @@ class _AttrPath:
     coeff: float  # path weight × Wigner-3j(l, 0, l) entry
 
 
+@functools.lru_cache(maxsize=None)
+def _wigner_3j_l0l(l: int) -> float:
+    """The diagonal entry of e3nn's Wigner-3j (l, 0, l) (= 1/√(2l+1))."""
+    return o3.wigner_3j(l, 0, l)[0, 0, 0].item()
+
+
 def _attr_paths(tp: o3.FullyConnectedTensorProduct, tp_index: int) -> list[_AttrPath]:
     if len(tp.irreps_in2) != 1 or tp.irreps_in2[0].ir != o3.Irrep("0e"):
         raise ValueError(f"fast path needs one block of scalar node attributes, got {tp.irreps_in2}")
@@ -101,8 +108,8 @@ def _attr_paths(tp: o3.FullyConnectedTensorProduct, tp_index: int) -> list[_Attr
         mul_out, ir_out = tp.irreps_out[ins.i_out]
         if ins.connection_mode != "uvw" or ir_in != ir_out:
             raise ValueError(f"unexpected instruction {ins} for a scalar-attribute product")
-        w3j = o3.wigner_3j(ir_in.l, 0, ir_out.l)[0, 0, 0].item()
-        paths.append(_AttrPath(tp_index, ins.i_in1, ins.i_out, mul_in, mul_out, w_start, ins.path_weight * w3j))
+        coeff = ins.path_weight * _wigner_3j_l0l(ir_in.l)
+        paths.append(_AttrPath(tp_index, ins.i_in1, ins.i_out, mul_in, mul_out, w_start, coeff))
         w_start += mul_in * mul_attr * mul_out
     return paths
 

@@ -118,9 +118,9 @@ def test_resuming_a_killed_run_trains_only_the_missing_members(tmp_path, data, t
     assert "member_002.partial.pt" not in after
     # member 2 continued from its snapshot and ends exactly like an uninterrupted run
     for m in range(3):
-        a = torch.load(directory / f"members/member_00{m}.pt", weights_only=False)
-        b = torch.load(trained.directory / f"members/member_00{m}.pt", weights_only=False)
-        assert np.array_equal(a["history"], b["history"])
+        a = torch.load(directory / f"members/member_00{m}.pt", weights_only=True)
+        b = torch.load(trained.directory / f"members/member_00{m}.pt", weights_only=True)
+        assert torch.equal(a["history"], b["history"])
         assert all(torch.equal(a["state_dict"][k], v) for k, v in b["state_dict"].items())
     assert len(resumed.members) == 3
 
