@@ -263,7 +263,8 @@ class MatdynMaker(Maker):
         q2r = QETaskDoc.model_validate(q2r) if isinstance(q2r, dict) else q2r
         here = Path.cwd()
         sources = [Path(d) for d in q2r.extra_dirs] or [Path(q2r.dir_name)]
-        params = {"flfrc": FLFRC, "asr": "crystal", "ndos": self.ndos, "fldos": "phonon.dos", **self.parameters}
+        # asr='simple': matdyn 6.7's 'crystal' ASR turned the whole DOS of bcc Ba (2³ q) into NaN
+        params = {"flfrc": FLFRC, "asr": "simple", "ndos": self.ndos, "fldos": "phonon.dos", **self.parameters}
         if self.la2F:
             params["la2F"] = True
         labels = site_labels(structure)
