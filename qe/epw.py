@@ -52,8 +52,9 @@ _WRITER_OWNED = {
     "amass", "nk1", "nk2", "nk3", "nq1", "nq2", "nq3", "nkf1", "nkf2", "nkf3", "nqf1", "nqf2", "nqf3",
     "filqf", "filkf", "proj", "wdata",
 }
-# Lines every run hands to the built-in Wannier90: the Hamiltonian in the Wannier basis.
-WANNIER90_ALWAYS = ("write_hr = .true.",)
+# Lines every run hands to the built-in Wannier90: the Hamiltonian in the Wannier basis (for the band
+# check), and a report that prints the spreads every 50 iterations instead of every one.
+WANNIER90_ALWAYS = ("write_hr = .true.", "num_print_cycles = 50")
 
 
 def epw_parameters(preset: str, *overrides: Mapping[str, Any] | None) -> dict[str, Any]:

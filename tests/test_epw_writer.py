@@ -58,7 +58,7 @@ def test_restart_input_reads_the_wannier_representation():
 
 def test_extra_wannier90_lines_follow_write_hr():
     v = variables(write(wannier90_lines=["dis_num_iter = 1000"]))
-    assert v["wdata(1)"] == "'write_hr = .true.'" and v["wdata(2)"] == "'dis_num_iter = 1000'"
+    assert v["wdata(1)"] == "'write_hr = .true.'" and v["wdata(3)"] == "'dis_num_iter = 1000'"
 
 
 def test_two_species_get_masses_in_species_order():

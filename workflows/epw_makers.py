@@ -60,7 +60,7 @@ OUTDIR = "out"
 FINE_QPOINTS_FILE = "fine_qpoints.txt"
 # What an epwread restart reads from the first run's folder besides the nscf save (checked on EPW 5.3.1:
 # epwdata/crystal/dmedata .fmt, the g(Re,Rp) file, the k maps and the Wannier gauge U(k)).
-RESTART_FILES = ["*.fmt", f"{PREFIX}.epmatwp", f"{PREFIX}.kmap", f"{PREFIX}.kgmap", f"{PREFIX}.ukk"]
+RESTART_FILES = ["*.fmt", f"{OUTDIR}/{PREFIX}.epmatwp", f"{PREFIX}.kmap", f"{PREFIX}.kgmap", f"{PREFIX}.ukk"]
 
 
 def _structure(structure) -> Structure:
@@ -187,12 +187,12 @@ class EpwMaker(Maker):
             copy_from(save_dir, ["save/*", "save/*/*"])
         else:
             raise ValueError("give save_dir (first run) or restart_dir (epwread restart)")
-        text = self.input_text(structure, nscf.fermi_energy_eV, restart=restart_dir is not None)
+        text = self.write_inputs(here, structure, nscf.fermi_energy_eV, restart=restart_dir is not None)
         result = run_program("epw", text, here, label="epw", check=False)
         return self.task_doc(here, nscf.fermi_energy_eV, result.wall_time_s, restart=restart_dir is not None)
 
-    def input_text(self, structure: Structure, fermi_energy_eV: float, *, restart: bool) -> str:
-        """Write the fine q-file (if reduced) and return the epw.x input."""
+    def write_inputs(self, directory: Path, structure: Structure, fermi_energy_eV: float, *, restart: bool) -> str:
+        """Write the fine q-point file (when reduced) into `directory`; return the epw.x input text."""
         windows: dict[str, float] = {}
         if self.dis_froz_max_above_fermi_eV is not None:
             windows["dis_froz_max"] = round(fermi_energy_eV + self.dis_froz_max_above_fermi_eV, 6)
@@ -204,7 +204,8 @@ class EpwMaker(Maker):
                                                                      "nbndsub": self.n_wannier}, windows, self.parameters)
         fine_q: dict[str, Any] = {"fine_qgrid": self.fine_qgrid}
         if self.fine_q_irreducible:
-            Path(FINE_QPOINTS_FILE).write_text(qpoints_file_text(irreducible_grid_crystal(structure, self.fine_qgrid)))
+            points = irreducible_grid_crystal(structure, self.fine_qgrid)
+            (Path(directory) / FINE_QPOINTS_FILE).write_text(qpoints_file_text(points))
             fine_q = {"fine_qpoints_file": FINE_QPOINTS_FILE}
         return write_epw_input(
             structure, params, coarse_kgrid=self.coarse_kgrid, coarse_qgrid=self.coarse_qgrid,
