@@ -100,10 +100,11 @@ def main(argv: list[str] | None = None) -> int:
             maker = epw_maker(k, q, dense, (fine_q,) * 3)
             if label != "fine":
                 restart_folder(epw_root, folder)
-            text = maker.write_inputs(folder, structure, fermi, restart=label != "fine")
+            params = maker.namelist(fermi, restart=label != "fine")
             result = timed(f"epw.x ({label}: fine q {fine_q}³{', epwread' if label != 'fine' else ''})",
-                           timings, run_program, "epw", text, folder, label="epw")
-            runs[label] = maker.task_doc(folder, fermi, result.wall_time_s, restart=label != "fine")
+                           timings, run_program, "epw", maker.write_inputs(folder, structure, params), folder,
+                           label="epw")
+            runs[label] = maker.task_doc(folder, fermi, result.wall_time_s, params)
 
     print(f"fcc Al, coarse k {args.kgrid}³, q {args.qgrid}³; DFPT dense k = EPW fine k = {args.dense}³; "
           f"EPW fine q {args.fine_q}³ (irreducible wedge)")

@@ -111,8 +111,6 @@ class EpwElectronPhononMaker(ElectronPhononMaker):
     def make(self, structure: Structure) -> Flow:
         if not structure.is_ordered:
             raise ValueError(f"{structure.composition.reduced_formula}: disordered structure; QE needs an ordered cell")
-        if self.settings.q_split not in (None, 1):
-            raise ValueError(f"q_split={self.settings.q_split}: the EPW flow runs its ph.x in one Job (use None)")
         calc_id, pseudos = self.identity(structure)
         makers = self.makers(structure)
         jobs, tasks = [], {}

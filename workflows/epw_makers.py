@@ -103,16 +103,18 @@ class NscfMaker(Maker):
     kgrid: Grid = (6, 6, 6)
     max_errors: int = 5
 
+    def namelists(self) -> dict[str, Any]:
+        """pw.x namelists of the nscf. pw.x never reduces an explicit k-list, and `nosym` would only
+        strip the symmetry EPW 5.3 needs to unfold the irreducible dvscf (it then crashes in its
+        k-maps), so the engine's nscf preset's nosym/noinv are removed."""
+        return pw_parameters("nscf", {"system": {"nosym": None, "noinv": None}}, self.parameters)
+
     @job
     def make(self, structure: Structure, scf_dir: str) -> QETaskDoc:
         structure = _structure(structure)
         here = Path.cwd()
         copy_from(scf_dir, [f"{OUTDIR}/*.save/*", f"{OUTDIR}/*.xml"])
-        # pw.x never reduces an explicit k-list; nosym would only strip the symmetry EPW 5.3 needs to
-        # unfold the irreducible dvscf (it then crashes in its k-maps), so the engine's nscf preset's
-        # nosym/noinv are removed here.
-        params = pw_parameters("nscf", {"system": {"nosym": None, "noinv": None}}, self.parameters)
-        spec = _pw_spec(structure, params, full_grid_crystal(self.kgrid))
+        spec = _pw_spec(structure, self.namelists(), full_grid_crystal(self.kgrid))
         summary = run_with_handlers(here, "pw", spec, default_handlers("pw", "pw"), max_errors=self.max_errors)
         out = parse_pw_output(here / "pw.out")
         if not out.ok or out.fermi_energy_ev is None:
@@ -187,21 +189,21 @@ class EpwMaker(Maker):
             copy_from(save_dir, ["save/*", "save/*/*"])
         else:
             raise ValueError("give save_dir (first run) or restart_dir (epwread restart)")
-        text = self.write_inputs(here, structure, nscf.fermi_energy_eV, restart=restart_dir is not None)
-        result = run_program("epw", text, here, label="epw", check=False)
-        return self.task_doc(here, nscf.fermi_energy_eV, result.wall_time_s, restart=restart_dir is not None)
+        restart = restart_dir is not None
+        params = self.namelist(nscf.fermi_energy_eV, restart=restart)
+        result = run_program("epw", self.write_inputs(here, structure, params), here, label="epw", check=False)
+        return self.task_doc(here, nscf.fermi_energy_eV, result.wall_time_s, params)
 
-    def write_inputs(self, directory: Path, structure: Structure, fermi_energy_eV: float, *, restart: bool) -> str:
+    def namelist(self, fermi_energy_eV: float, *, restart: bool) -> dict[str, Any]:
+        """&inputepw for this run: Wannier windows (and SCDM's μ) placed relative to the nscf E_F."""
+        relative = {"dis_froz_max": self.dis_froz_max_above_fermi_eV, "dis_win_max": self.dis_win_max_above_fermi_eV,
+                    "scdm_mu": self.scdm_mu_above_fermi_eV}
+        absolute = {key: round(fermi_energy_eV + value, 6) for key, value in relative.items() if value is not None}
+        base = {"prefix": PREFIX, "outdir": f"./{OUTDIR}/", "nbndsub": self.n_wannier}
+        return epw_parameters("restart" if restart else "write", base, absolute, self.parameters)
+
+    def write_inputs(self, directory: Path, structure: Structure, params: dict[str, Any]) -> str:
         """Write the fine q-point file (when reduced) into `directory`; return the epw.x input text."""
-        windows: dict[str, float] = {}
-        if self.dis_froz_max_above_fermi_eV is not None:
-            windows["dis_froz_max"] = round(fermi_energy_eV + self.dis_froz_max_above_fermi_eV, 6)
-        if self.dis_win_max_above_fermi_eV is not None:
-            windows["dis_win_max"] = round(fermi_energy_eV + self.dis_win_max_above_fermi_eV, 6)
-        if self.scdm_mu_above_fermi_eV is not None:
-            windows["scdm_mu"] = round(fermi_energy_eV + self.scdm_mu_above_fermi_eV, 6)
-        params = epw_parameters("restart" if restart else "write", {"prefix": PREFIX, "outdir": f"./{OUTDIR}/",
-                                                                     "nbndsub": self.n_wannier}, windows, self.parameters)
         fine_q: dict[str, Any] = {"fine_qgrid": self.fine_qgrid}
         if self.fine_q_irreducible:
             points = irreducible_grid_crystal(structure, self.fine_qgrid)
@@ -209,48 +211,45 @@ class EpwMaker(Maker):
             fine_q = {"fine_qpoints_file": FINE_QPOINTS_FILE}
         return write_epw_input(
             structure, params, coarse_kgrid=self.coarse_kgrid, coarse_qgrid=self.coarse_qgrid,
-            fine_kgrid=self.fine_kgrid, projections=() if restart else self.projections,
+            fine_kgrid=self.fine_kgrid, projections=() if params.get("epwread") else self.projections,
             wannier90_lines=self.wannier90_lines, **fine_q,
         )
 
-    def task_doc(self, here: Path, fermi_energy_eV: float, wall_time_s: float, *, restart: bool) -> EpwTaskDoc:
+    def task_doc(self, here: Path, fermi_energy_eV: float, wall_time_s: float, params: dict[str, Any]) -> EpwTaskDoc:
+        """Parse the run folder; raise (one line) when epw.x stopped or wrote no α²F."""
         out = parse_epw_output(here / "epw.out")
         if not out.ok:  # one line: the local runner stores the last line of the error as the reason
             why = "; ".join(str(e) for e in out.errors) or "stopped before 'Total program execution'"
             raise QERunError(f"epw.x in {here} failed: {why}", returncode=0,
                              stdout_path=here / "epw.out", stderr_path=here / "epw.err")
-        spectra, rows = [], []
-        for path in sorted(here.glob(f"{PREFIX}.a2f.[0-9][0-9].*")):
-            index = int(path.name.split(".")[2])
-            a2f = parse_epw_a2f(path)
-            column = a2f.a2f[:, self.chosen_phonon_smearing_index - 1]
-            sc = superconductivity_from_a2f(a2f.omega_meV, column, mu_star=self.mu_star)
-            smearing_Ry = round(index * self.el_ph_sigma_Ry, 10)
-            spectra.append(A2FData(
-                smearing_Ry=smearing_Ry, smearing_index=index, omega_meV=a2f.omega_meV.tolist(), a2f=column.tolist(),
-                lambda_=sc.lambda_, omega_log_K=sc.omega_log_K, omega_2_K=sc.omega_2_K, tc_K=sc.tc_K,
-                mu_star=self.mu_star,
-            ))
-            rows.append(QELambdaRow(smearing_Ry=smearing_Ry, lambda_=a2f.lambda_summed))
-        if not spectra:
+        files = sorted(here.glob(f"{PREFIX}.a2f.[0-9][0-9].*"))
+        if not files:
             raise QERunError(f"epw.x in {here} wrote no {PREFIX}.a2f.<n>.<T> files (a2f=.true. and phonselfen?)",
                              returncode=0, stdout_path=here / "epw.out", stderr_path=here / "epw.err")
+        spectra, rows, column = [], [], self.chosen_phonon_smearing_index - 1
+        for path in files:
+            index, a2f = int(path.name.split(".")[2]), parse_epw_a2f(path)
+            sc = superconductivity_from_a2f(a2f.omega_meV, a2f.a2f[:, column], mu_star=self.mu_star)
+            smearing_Ry = round(index * self.el_ph_sigma_Ry, 10)
+            spectra.append(A2FData(
+                smearing_Ry=smearing_Ry, smearing_index=index, omega_meV=a2f.omega_meV.tolist(),
+                a2f=a2f.a2f[:, column].tolist(), lambda_=sc.lambda_, omega_log_K=sc.omega_log_K,
+                omega_2_K=sc.omega_2_K, tc_K=sc.tc_K, mu_star=self.mu_star,
+            ))
+            rows.append(QELambdaRow(smearing_Ry=smearing_Ry, lambda_=a2f.lambda_summed))
         linewidths = parse_epw_linewidths(next(here.glob("linewidth.phself.*")))
         wout = parse_wannier90_wout(here / f"{PREFIX}.wout") if (here / f"{PREFIX}.wout").is_file() else None
-        params = epw_parameters("restart" if restart else "write", self.parameters)
         return EpwTaskDoc(
             dir_name=str(here), job_uuid=_job_uuid(), epw_version=out.epw_version, wall_time_s=wall_time_s,
-            restart=restart, parameters=params, coarse_kgrid=self.coarse_kgrid, coarse_qgrid=self.coarse_qgrid,
-            fine_kgrid=self.fine_kgrid, fine_qgrid=self.fine_qgrid, n_fine_qpoints=linewidths.n_qpoints,
-            fermi_energy_nscf_eV=fermi_energy_eV, fermi_energy_fine_eV=out.fermi_energy_fine_eV,
-            n_wannier=self.n_wannier,
+            restart=bool(params.get("epwread")), parameters=params, coarse_kgrid=self.coarse_kgrid,
+            coarse_qgrid=self.coarse_qgrid, fine_kgrid=self.fine_kgrid, fine_qgrid=self.fine_qgrid,
+            n_fine_qpoints=linewidths.n_qpoints, fermi_energy_nscf_eV=fermi_energy_eV,
+            fermi_energy_fine_eV=out.fermi_energy_fine_eV, n_wannier=self.n_wannier,
             wannier_spreads_A2=wout.spreads_A2.tolist() if wout else [],
             wannier_omega_total_A2=wout.omega_total_A2 if wout else None,
             disentanglement_converged=wout.disentanglement_converged if wout else None,
             dos_states_per_spin_eV=[s.dos_states_per_spin_eV for s in out.smearings],
-            a2f_all=spectra, epw_lambda=rows,
-            phonon_smearing_meV=float(parse_epw_a2f(next(here.glob(f"{PREFIX}.a2f.01.*"))).phonon_smearings_meV[
-                self.chosen_phonon_smearing_index - 1]),
+            a2f_all=spectra, epw_lambda=rows, phonon_smearing_meV=float(a2f.phonon_smearings_meV[column]),
             phonons=check_interpolated_phonons(linewidths, self.frequency_threshold_meV),
         )
 

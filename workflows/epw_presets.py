@@ -79,6 +79,8 @@ class EpwSettings(ElectronPhononSettings):
             )
         if (self.projections or self.scdm) and self.n_wannier is None:
             raise ValueError("n_wannier is required with explicit projections or scdm=True")
+        if self.q_split not in (None, 1):
+            raise ValueError(f"q_split={self.q_split}: the EPW flow runs its ph.x in one Job (leave it None)")
         if self.projections and self.scdm:
             raise ValueError("give projections or scdm=True, not both")
         if self.nbnd_nscf is not None and self.n_wannier is not None and self.nbnd_nscf < self.n_wannier:
