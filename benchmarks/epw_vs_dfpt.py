@@ -44,10 +44,10 @@ COMMON = {
 }
 
 
-def timed(label: str, timings: dict, function, *args, **kwargs):
+def timed(step: str, timings: dict, function, *args, **kwargs):
     start = time.perf_counter()
     result = function(*args, **kwargs)
-    timings[label] = time.perf_counter() - start
+    timings[step] = time.perf_counter() - start
     return result
 
 

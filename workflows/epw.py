@@ -106,29 +106,21 @@ class EpwElectronPhononMaker(ElectronPhononMaker):
                                       window_eV=s.band_check_window_eV, tolerance_eV=s.band_check_tolerance_eV,
                                       max_kpoints=s.band_check_max_kpoints, max_errors=s.max_errors),
         )
-        return makers
+        return {step: dataclasses.replace(m, **self.maker_updates.get(type(m).__name__, {})) for step, m in makers.items()}
 
     def make(self, structure: Structure) -> Flow:
-        if not structure.is_ordered:
-            raise ValueError(f"{structure.composition.reduced_formula}: disordered structure; QE needs an ordered cell")
-        calc_id, pseudos = self.identity(structure)
-        makers = self.makers(structure)
-        jobs, tasks = [], {}
-        current = structure
-        if "relax" in makers:
-            relax = makers["relax"].make(structure)
-            jobs.append(relax)
-            tasks["relax"] = relax.output
-            current = relax.output.structure
-        scf = makers["scf"].make(current)
-        ph = makers["ph_coarse"].make(scf.output.dir_name)
-        q2r = makers["q2r_coarse"].make([ph.output.dir_name])
-        matdyn = makers["matdyn_coarse"].make(q2r.output, current, self.settings.qgrid_coarse)
-        jobs += [scf, ph, q2r, matdyn]
-        tasks.update(scf=scf.output, ph_coarse=ph.output, q2r_coarse=q2r.output, matdyn_coarse=matdyn.output)
-        gate = epw_stability_gate(self, current, structure, calc_id, pseudos, tasks)
-        jobs.append(gate)
-        return Flow(jobs, output=gate.output, name=f"{self.name} {structure.composition.reduced_formula}")
+        """The DFPT flow's first half as it is (aligned cell, [relax], scf, coarse phonons), with the EPW
+        gate in place of the DFPT one: the same arguments, so both routes stay in step."""
+        flow = super().make(structure)
+        dfpt_gate = flow.jobs[-1]
+        if dfpt_gate.name != "stability_gate":
+            raise RuntimeError(f"expected the DFPT flow to end with its stability_gate Job, found {dfpt_gate.name!r}")
+        gate = epw_stability_gate(*dfpt_gate.function_args, **dfpt_gate.function_kwargs)
+        flow.output = None  # the DFPT gate's output: released before the gate goes
+        flow.remove_jobs(len(flow.jobs) - 1)
+        flow.add_jobs(gate)
+        flow.output = gate.output
+        return flow
 
 
 @job
