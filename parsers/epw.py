@@ -23,12 +23,12 @@ import numpy as np
 from betenet.parsers._common import (
     FLOAT,
     QEError,
+    clock_to_seconds,
     frozen,
     program_version,
     qe_errors,
     read_text,
     to_float,
-    wall_time_s,
 )
 from betenet.parsers._table import numeric_rows
 from betenet.parsers.errors import ParseError
@@ -116,7 +116,8 @@ def parse_epw_phdos(path: str | Path) -> EpwPhononDos:
     """`<prefix>.phdos.<ismear>.<T>`: rows of ω [meV] and the DOS per phonon smearing."""
     path = Path(path)
     lines = read_text(path, "EPW phdos file").splitlines()
-    start = 1 if lines and not lines[0].split()[0][0].isdigit() else 0  # later EPWs print a title line
+    first = lines[0].split()
+    start = 0 if first and re.fullmatch(FLOAT, first[0]) else 1  # later EPWs print a title line first
     table = numeric_rows(lines[start:], path, first_line=start + 1)
     if table.shape[1] < 2:
         raise ParseError(path, "phonon DOS rows need ω and at least one DOS column")
@@ -175,7 +176,7 @@ _SMEARING_DOS = re.compile(
 _LAMBDA = re.compile(rf"^\s*lambda :\s*({FLOAT})\s*$", re.MULTILINE)
 _N_FINE_Q = re.compile(r"Size of q point mesh for interpolation:\s*(\d+)")
 _N_FINE_K = re.compile(r"Size of k point mesh for interpolation:\s*(\d+)")
-_FINISHED = re.compile(r"^\s*Total program execution\s*$", re.MULTILINE)
+_FINISHED = re.compile(r"^\s*Total program execution\s*\n\s*EPW\s*:.*?CPU\s+(.*?)WALL", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ class EpwOutput:
     epw_version: str  # e.g. '5.3.1'
     finished: bool  # reached 'Total program execution'
     errors: tuple[QEError, ...]
-    wall_time_s: float | None
+    wall_time_s: float | None  # the run's total (after 'Total program execution'); None if unfinished
     wannier_centres_alat: np.ndarray | None  # (n_wann, 3), Cartesian, units of alat; None on restarts
     wannier_spreads_A2: np.ndarray | None  # (n_wann,), Å² (Wannier90's Ω_i; EPW labels them 'ang')
     fermi_energy_coarse_eV: float | None
@@ -229,11 +230,12 @@ def parse_epw_output(path: str | Path) -> EpwOutput:
         EpwSmearing(to_float(s), int(n), to_float(dos), to_float(ef)) for s, n, dos, ef in _SMEARING_DOS.findall(text)
     )
     n_k = _first(_N_FINE_K, text, int)
+    finished = _FINISHED.search(text)
     return EpwOutput(
         epw_version=version,
-        finished=_FINISHED.search(text) is not None,
+        finished=finished is not None,
         errors=qe_errors(text),
-        wall_time_s=wall_time_s(text, "EPW"),
+        wall_time_s=clock_to_seconds(finished.group(1)) if finished else None,
         wannier_centres_alat=centres,
         wannier_spreads_A2=spreads,
         fermi_energy_coarse_eV=_first(_EF_COARSE, text),

@@ -132,4 +132,4 @@ def test_broken_and_foreign_files_raise_parse_error(parser, name, message):
 
 def test_truncated_epw_output_is_not_ok():
     out = parse_epw_output(AL / "truncated.epw.out")
-    assert not out.finished and not out.ok and len(out.lambda_per_smearing) == 0
+    assert not out.finished and not out.ok and len(out.lambda_per_smearing) == 0 and out.wall_time_s is None
