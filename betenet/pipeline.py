@@ -18,9 +18,6 @@ from pathlib import Path
 
 import typer
 
-DONE_STATUSES = ("ok", "unstable")  # a 'failed' document is retried
-
-
 @dataclass
 class PipelineReport:
     """What the summary prints and `summary.json` keeps."""
@@ -37,17 +34,15 @@ class PipelineReport:
 
 def run_dft_stage(structure_files: list[Path], preset: str, overrides: dict, console, report: PipelineReport) -> None:
     """Run the el-ph workflow for each structure unless the store already holds its document."""
-    from betenet.store.stores import get_store, load_document
     from betenet.workflows.cli import prepare
-    from betenet.workflows.local import run_structure
+    from betenet.workflows.local import finished_document, run_structure
 
     maker, items = prepare(structure_files, preset, overrides)
     for number, (path, structure) in enumerate(items, start=1):
         label = f"[{number}/{len(items)}] {structure.composition.reduced_formula} ({path.name})"
-        calc_id, _ = maker.identity(structure)
-        doc = load_document(calc_id, get_store())
+        doc = finished_document(structure, maker)
         start = time.perf_counter()
-        if doc is not None and doc.status in DONE_STATUSES:
+        if doc is not None:
             console.print(f"{label}: already in the store ({doc.status}), not recomputed")
             origin = "store"
         else:

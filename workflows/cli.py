@@ -94,12 +94,14 @@ def run_command(
     store: str = typer.Option(None, "--store", help="mongodb://host:port/db; default: embedded store under --home."),
     home: Path = typer.Option(None, help="Working folder (runs, embedded store); default BETENET_HOME."),
     set_: list[str] = typer.Option([], "--set", help="Override an option, KEY=VALUE (JSON value), repeatable."),
+    skip_finished: bool = typer.Option(False, "--skip-finished", help="Do not rerun a structure whose document "
+                                       "(same settings) is already stored as ok or unstable."),
 ) -> None:
     """Run the electron-phonon workflow here, store the documents, print λ, ω_log and Tc."""
     from rich.console import Console
 
     from betenet.settings import override_settings
-    from betenet.workflows.local import run_structure
+    from betenet.workflows.local import finished_document, run_structure
 
     settings = {k: v for k, v in (("store_uri", store), ("home", home)) if v is not None}
     console = Console(stderr=True)
@@ -111,6 +113,10 @@ def run_command(
         failures = 0
         for path, structure in items:
             label = f"{structure.composition.reduced_formula} ({path.name})"
+            doc = finished_document(structure, maker) if skip_finished else None
+            if doc is not None:
+                typer.echo(_summary(label, doc) + " (stored before, not rerun)")
+                continue
             with console.status(f"{label}: starting") as status:
                 doc = run_structure(structure, maker, on_event=lambda msg: status.update(f"{label}: {msg}"))
             typer.echo(_summary(label, doc))

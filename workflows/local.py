@@ -59,6 +59,16 @@ class _JobEvents(logging.Handler):
             self.on_event(message.splitlines()[0])
 
 
+FINISHED_STATUSES = ("ok", "unstable")  # a 'failed' document is worth another try
+
+
+def finished_document(structure: Structure, maker: ElectronPhononMaker) -> ElectronPhononDoc | None:
+    """The stored document of this structure and these settings when it needs no rerun, else None."""
+    calc_id, _ = maker.identity(structure)
+    doc = load_document(calc_id, get_store())
+    return doc if doc is not None and doc.status in FINISHED_STATUSES else None
+
+
 def run_structure(structure: Structure, maker: ElectronPhononMaker, root_dir: str | Path | None = None,
                   on_event: Callable[[str], None] | None = None) -> ElectronPhononDoc:
     """Build (validates first), run and store one material; returns its stored document."""
