@@ -17,6 +17,7 @@ from jobflow import CURRENT_JOB, Maker, job
 from pymatgen.core import Structure
 
 from betenet.parsers.a2f import parse_a2f_dos
+from betenet.parsers.errors import ParseError
 from betenet.parsers.matdyn import parse_matdyn_dos, parse_matdyn_lambda
 from betenet.parsers.ph import parse_ph_output
 from betenet.parsers.pw import parse_pw_output
@@ -244,6 +245,10 @@ def _link(source: Path, target: Path) -> None:
     os.symlink(source, target)
 
 
+# matdyn acoustic sum rules, most rigorous first (see MatdynMaker._dos_with_working_asr)
+ASR_CHOICES = ("crystal", "simple", "no")
+
+
 @dataclass
 class MatdynMaker(Maker):
     """matdyn.x DOS with per-site projection (+ α²F and the `lambda` table with `la2F`)."""
@@ -263,8 +268,7 @@ class MatdynMaker(Maker):
         q2r = QETaskDoc.model_validate(q2r) if isinstance(q2r, dict) else q2r
         here = Path.cwd()
         sources = [Path(d) for d in q2r.extra_dirs] or [Path(q2r.dir_name)]
-        # asr='simple': matdyn 6.7's 'crystal' ASR turned the whole DOS of bcc Ba (2³ q) into NaN
-        params = {"flfrc": FLFRC, "asr": "simple", "ndos": self.ndos, "fldos": "phonon.dos", **self.parameters}
+        params = {"flfrc": FLFRC, "asr": ASR_CHOICES[0], "ndos": self.ndos, "fldos": "phonon.dos", **self.parameters}
         if self.la2F:
             params["la2F"] = True
         labels = site_labels(structure)
@@ -274,15 +278,10 @@ class MatdynMaker(Maker):
             folder.mkdir(exist_ok=True)
             patterns = [FLFRC] + (["elph_dir/a2Fmatdyn.*"] if self.la2F else [])
             copy_from(source, patterns, folder)
-            spec = {"program": "matdyn", "parameters": params, "inputs": {"dos_grid": list(self.dos_grid)}}
-            wall += run_with_handlers(folder, "matdyn", spec, [])["wall_time_s"]
+            wall += self._run(folder, params)
             if dos is None:
-                parsed = parse_matdyn_dos(folder / "phonon.dos", site_labels=labels)
-                dos = PhononDosData(
-                    omega_meV=parsed.omega_meV.tolist(), total_states_per_meV=parsed.total.tolist(),
-                    projected_states_per_meV=parsed.projected.tolist(), site_labels=list(parsed.site_labels),
-                    qgrid=tuple(qgrid), dos_grid=tuple(self.dos_grid),
-                )
+                dos, params, retry_wall = self._dos_with_working_asr(folder, params, labels, qgrid)
+                wall += retry_wall
             if self.la2F:
                 a2f_all += self._a2f_batch(folder, batch)
                 qe_lambda += [
@@ -295,6 +294,32 @@ class MatdynMaker(Maker):
             attempts=len(sources), parameters=params, qgrid=tuple(qgrid), phonon_dos=dos,
             a2f_all=a2f_all, qe_lambda=qe_lambda,
         )
+
+    def _run(self, folder: Path, params: dict[str, Any]) -> float:
+        spec = {"program": "matdyn", "parameters": params, "inputs": {"dos_grid": list(self.dos_grid)}}
+        return run_with_handlers(folder, "matdyn", spec, [])["wall_time_s"]
+
+    def _dos_with_working_asr(self, folder: Path, params: dict[str, Any], labels: list[str], qgrid: Grid):
+        """(DOS, parameters, extra wall time): matdyn 6.7 can write an all-NaN DOS with one acoustic sum
+        rule and not with another (bcc Ba: 'crystal'; bcc Mo: 'simple'), so the next rule is tried and
+        the one that worked is what the task document records."""
+        wall, error = 0.0, None
+        for asr in ASR_CHOICES[ASR_CHOICES.index(params["asr"]):]:
+            if asr != params["asr"]:
+                params = {**params, "asr": asr}
+                wall += self._run(folder, params)
+            try:
+                parsed = parse_matdyn_dos(folder / "phonon.dos", site_labels=labels)
+            except ParseError as err:
+                error = err
+                continue
+            dos = PhononDosData(
+                omega_meV=parsed.omega_meV.tolist(), total_states_per_meV=parsed.total.tolist(),
+                projected_states_per_meV=parsed.projected.tolist(), site_labels=list(parsed.site_labels),
+                qgrid=tuple(qgrid), dos_grid=tuple(self.dos_grid),
+            )
+            return dos, params, wall
+        raise error
 
     def _a2f_batch(self, folder: Path, batch: int) -> list[A2FData]:
         spectra = []
