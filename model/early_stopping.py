@@ -7,8 +7,11 @@ Region 2 ("hump"): wait for the validation loss to climb, tracking its running m
 Region 3 ("second descent"): ordinary early stopping again, starting from that maximum, keeping the best
   model; stop after `patience_second` epochs without improvement.
 
-The model kept at the end is the best of region 3 (the seed's choice); when the epoch cap ends training
-before region 3, it is the best of region 1. Ties count as improvements, as in the seed.
+The model kept at the end is the better (lower validation loss) of the best of region 1 and the best of
+region 3. The seed keeps region 3's: with its patience of 5000 epochs the second descent normally ends
+lower. Under an epoch cap it may not have got there — on JARVIS with a 600-epoch cap the region-3 best
+was above the region-1 best for 4 of 4 members — and keeping it would only make the member worse.
+Ties count as improvements, as in the seed.
 """
 
 from __future__ import annotations
@@ -74,6 +77,10 @@ class TemperedEarlyStopping:
                 if self.counter >= self.patience_second:
                     self.stopped = True
         return Decision(keep=keep, region=region, stop=self.stopped)
+
+    def kept_region(self) -> int:
+        """Region whose best model to keep: region 3 if it has one at least as good as region 1's."""
+        return SECOND_DESCENT if self.best_second <= self.best_descent else DESCENT
 
     def state_dict(self) -> dict:
         return asdict(self)

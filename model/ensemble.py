@@ -17,11 +17,12 @@ does not load, or whose hash does not match, stops everything with a `Checkpoint
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from multiprocessing import get_context
@@ -226,8 +227,21 @@ _WORKER_STATE: dict = {}
 
 
 def _worker_init(threads: int, payload: tuple) -> None:
+    _die_with_parent()
     torch.set_num_threads(threads)
     _WORKER_STATE["payload"] = payload
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGTERM when the training process dies, so a killed run leaves no orphans
+    burning CPU (their snapshots are on disk; the next run resumes from them)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _worker_task(member: int) -> dict:
@@ -469,10 +483,15 @@ class Ensemble:
         return graphs
 
     def predict(self, structures, ids: Sequence[str] | None = None, site_phdos=None, *,
-                dtype: torch.dtype | None = None, batch_size: int = 2000) -> Prediction:
+                dtype: torch.dtype | None = None, batch_size: int = 2000, threads: int | None = None) -> Prediction:
         """Predict α²F and moments for structures (ASE Atoms / pymatgen Structures / CrystalGraphs, or a
         betenet Dataset). CPD/FPD ensembles need per-atom site PhDOS (`site_phdos`, graphs carrying it,
-        or a Dataset with the cpd/fpd field)."""
+        or a Dataset with the cpd/fpd field).
+
+        Members run in parallel on `threads` threads (default: torch's thread count), each member on one
+        thread: members are independent, so this scales without the per-operation synchronisation of
+        splitting every tensor operation across threads.
+        """
         graphs = self.graphs_for(structures, ids, site_phdos)
         dtype = dtype or self.training.torch_dtype
         c = self.network
@@ -480,14 +499,33 @@ class Ensemble:
                                           number_of_basis=c.number_of_basis, lmax=c.lmax, dtype=dtype)
                    for i in range(0, len(graphs), batch_size)]
         member_a2f = np.empty((len(self.members), len(graphs), c.out_dim))
-        net = BeteNet(c).to(dtype).eval()
-        with torch.inference_mode():
-            for k, member in enumerate(self.members):
-                try:
-                    net.load_state_dict(self._member_state(member["member"]))
-                except RuntimeError as err:
-                    raise CheckpointError(self.directory / MEMBERS_DIR, f"member {member['member']}: {err}") from err
-                member_a2f[k] = np.concatenate([net(b).double().numpy() for b in batches])
+        threads = max(1, min(threads or torch.get_num_threads(), len(self.members)))
+        template = BeteNet(c).to(dtype).eval()
+        # one module per thread, copied here (copying e3nn's fx modules is not thread-safe)
+        nets = [template] + [copy.deepcopy(template) for _ in range(threads - 1)]
+
+        def run(net, positions):
+            with torch.inference_mode():
+                for k in positions:
+                    member = self.members[k]["member"]
+                    try:
+                        net.load_state_dict(self._member_state(member))
+                    except RuntimeError as err:
+                        raise CheckpointError(self.directory / MEMBERS_DIR, f"member {member}: {err}") from err
+                    member_a2f[k] = np.concatenate([net(b).double().numpy() for b in batches])
+
+        if threads == 1:
+            run(template, range(len(self.members)))
+        else:
+            previous = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                with ThreadPoolExecutor(threads) as pool:
+                    jobs = [pool.submit(run, nets[i], range(i, len(self.members), threads)) for i in range(threads)]
+                    for future in jobs:
+                        future.result()
+            finally:
+                torch.set_num_threads(previous)
         mu_star = self.training.loss.mu_star
         mean = member_a2f.mean(axis=0)
         lam, wlog, w2, tc = _moments(mean, mu_star)

@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from betenet.model.early_stopping import DESCENT, SECOND_DESCENT, TemperedEarlyStopping
+from betenet.model.early_stopping import SECOND_DESCENT, TemperedEarlyStopping
 from betenet.model.errors import EmptyDatasetError
 from betenet.model.graphs import GraphBatch
 from betenet.model.loss import LossConfig, Targets, mixed_loss
@@ -175,7 +175,7 @@ def train_member(
             }))
             last_snapshot = now
 
-    region = SECOND_DESCENT if SECOND_DESCENT in kept else DESCENT
+    region = stopper.kept_region()  # the better of the two descents
     best_epoch, state = kept[region]
     hist = np.asarray(history, dtype=float).reshape(-1, 3)
     metrics = {

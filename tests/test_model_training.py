@@ -35,10 +35,23 @@ def test_tempered_early_stopping_walks_the_three_regions():
     assert [d.region for d in decisions][:5] == [1, 1, 1, 1, 1] and decisions[5].region == 2
     assert decisions[-1].stop and not any(d.stop for d in decisions[:-1])
     assert stopper.best_descent == 1.0 and stopper.best_second == 0.5
+    assert stopper.kept_region() == 3
     with pytest.raises(RuntimeError, match="already said stop"):
         stopper.update(0.1)
     with pytest.raises(ValueError, match="diverged"):
         TemperedEarlyStopping().update(float("nan"))
+
+
+def test_a_second_descent_that_ends_higher_is_not_kept():
+    """Cut by the epoch cap above the first minimum, region 3's best would only be worse."""
+    stopper = TemperedEarlyStopping(patience_descent=1, patience_hump=1, patience_second=100)
+    for v in [1.0, 1.2, 2.0, 1.9, 1.5, 1.4]:
+        stopper.update(v)
+    assert stopper.region == 3 and stopper.best_second == 1.4
+    assert stopper.kept_region() == 1
+    fresh = TemperedEarlyStopping()
+    fresh.update(1.0)
+    assert fresh.kept_region() == 1  # region 3 never reached
 
 
 def test_bootstrap_is_seeded_with_out_of_bag_rest():
