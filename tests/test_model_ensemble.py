@@ -71,6 +71,7 @@ def test_reloaded_checkpoint_gives_identical_predictions(trained, dataset):
     prediction = trained.predict(dataset)
     reloaded = Ensemble.load(trained.directory)
     assert np.array_equal(reloaded.predict(dataset).a2f, prediction.a2f)
+    assert np.array_equal(reloaded.predict(dataset, threads=2).a2f, prediction.a2f)  # members on 2 threads
     # the ensemble mean is the mean of the members, each member reloaded on its own
     graphs = trained.graphs_for(dataset)
     batch = GraphBatch.from_graphs(graphs, "CPD")
