@@ -42,7 +42,7 @@ def data(dataset):
 
 def _train(directory, data, n_members=3, **kw):
     return train_ensemble(directory, data, network=tiny_config("CPD"), training=TRAINING, n_members=n_members,
-                          seed=11, progress=False, **kw)
+                          seed=11, progress=False, workers=1, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def test_other_settings_in_the_same_directory_are_refused(tmp_path, trained, dat
     shutil.copytree(trained.directory, directory)
     with pytest.raises(CheckpointError, match=r"other \['seed'\]"):
         train_ensemble(directory, data, network=tiny_config("CPD"), training=TRAINING, n_members=3, seed=12,
-                       progress=False)
+                       progress=False, workers=1)
 
 
 def test_bad_inputs_raise_clear_errors(trained, tmp_path):
