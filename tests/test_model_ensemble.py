@@ -174,3 +174,13 @@ def _empty_targets():
     from betenet.model.loss import Targets
 
     return Targets.from_records([])
+
+
+def test_members_trained_in_worker_processes_equal_in_process_ones(tmp_path, data, trained):
+    parallel = train_ensemble(tmp_path / "parallel", data, network=tiny_config("CPD"), training=TRAINING,
+                              n_members=2, seed=11, progress=False, workers=2, threads=1)
+    assert len(parallel.members) == 2
+    for m in range(2):
+        a = torch.load(parallel.directory / f"members/member_00{m}.pt", weights_only=True)
+        b = torch.load(trained.directory / f"members/member_00{m}.pt", weights_only=True)
+        assert all(torch.equal(a["state_dict"][k], v) for k, v in b["state_dict"].items())
