@@ -3,8 +3,8 @@ build-dataset (the dataset is written beside the ensemble and its content hash r
 
 Training itself is `betenet.model.ensemble.train_ensemble`; this module only chooses the data and
 checks up front that it fits the variant (a CPD/FPD ensemble needs the site PhDOS of every record).
-Members run one after another (`workers=1`), in parallel processes (`workers>1`), or as one jobflow
-Job each (`member_flow`), so a cluster runs them through the same engines as the DFT workflows.
+Members run one after another (`workers=1`) or in parallel processes (`workers>1`); running them as
+one jobflow Job each on a cluster is not built yet (it needs a members= selection in train_ensemble).
 """
 
 from __future__ import annotations
