@@ -278,9 +278,12 @@ def train_ensemble(
     workers: int | None = None,
     threads: int | None = None,
     progress: bool = True,
+    members: Sequence[int] | None = None,
 ) -> "Ensemble":
     """Train (or finish training) a bootstrap ensemble in `directory` and return it loaded.
 
+    `members` trains only those member indices (one jobflow Job per member on a cluster, see
+    `betenet.screening.training.member_flow`); None trains every member not yet finished.
     `network` defaults to the seed's architecture for `variant`; its `num_neighbors` is always replaced
     by the training set's mean neighbour count. `workers` > 1 trains members in that many processes
     with `threads` torch threads each (default: all threads split among them); `workers=1` trains them
@@ -304,7 +307,10 @@ def train_ensemble(
     (directory / MEMBERS_DIR).mkdir(parents=True, exist_ok=True)
     _write_json(config_path, config)
 
-    todo = [m for m in range(n_members) if _finished_member(directory, m) is None]
+    wanted = range(n_members) if members is None else sorted(set(members))
+    if any(not 0 <= m < n_members for m in wanted):
+        raise ValueError(f"Invalid members={list(members)}: indices must lie in 0..{n_members - 1}")
+    todo = [m for m in wanted if _finished_member(directory, m) is None]
     if workers is None:
         workers, threads = (min(len(todo), os.cpu_count() or 1), 1) if len(todo) > 1 else (1, threads)
     if todo:

@@ -3,8 +3,8 @@ build-dataset (the dataset is written beside the ensemble and its content hash r
 
 Training itself is `betenet.model.ensemble.train_ensemble`; this module only chooses the data and
 checks up front that it fits the variant (a CPD/FPD ensemble needs the site PhDOS of every record).
-Members run one after another (`workers=1`) or in parallel processes (`workers>1`); running them as
-one jobflow Job each on a cluster is not built yet (it needs a members= selection in train_ensemble).
+Members run one after another (`workers=1`), in parallel processes (`workers>1`), or as one jobflow
+Job each (`member_flow`), so a cluster runs them through the same engines as the DFT workflows.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
+
+from jobflow import Flow, job
 
 from betenet.dataset.format import Dataset, read_dataset
 
@@ -64,7 +66,7 @@ def _labelled(record) -> bool:
 
 
 def train_from_dataset(dataset: Dataset | Path | str, out: Path | str, request: TrainingRequest,
-                       progress: bool = True):
+                       progress: bool = True, members: Sequence[int] | None = None):
     """Train (or finish) the ensemble in `out` on the records of `dataset` in `request.splits`."""
     from betenet.model.ensemble import train_ensemble, training_set_from_dataset
     from betenet.model.network import NetworkConfig
@@ -78,7 +80,23 @@ def train_from_dataset(dataset: Dataset | Path | str, out: Path | str, request: 
     training = TrainingConfig(max_epochs=request.max_epochs, dtype=request.dtype)
     return train_ensemble(out, data, variant=request.variant, network=network, training=training,
                           n_members=request.n_members, seed=request.seed, workers=request.workers,
-                          threads=request.threads, progress=progress)
+                          threads=request.threads, progress=progress, members=members)
+
+
+@job
+def train_member(dataset_dir: str, out: str, request: dict, member: int) -> dict:
+    """One bootstrap member as a jobflow Job: members are independent, the unit of scale-out."""
+    ensemble = train_from_dataset(dataset_dir, out, TrainingRequest(**request), progress=False, members=[member])
+    return {"member": member, "ensemble": str(ensemble.directory), "n_finished": len(ensemble.members)}
+
+
+def member_flow(dataset: Dataset | Path | str, out: Path | str, request: TrainingRequest) -> Flow:
+    """A Flow of `request.n_members` independent Jobs training into `out` (submit it like the DFT
+    Flows: jobflow's run_locally, FireWorks' flow_to_workflow, jobflow-remote)."""
+    dataset_dir = str(dataset.directory if isinstance(dataset, Dataset) else Path(dataset).resolve())
+    payload = {**asdict(request), "workers": 1}  # one process per Job: the engine does the scale-out
+    jobs = [train_member(dataset_dir, str(Path(out).resolve()), payload, m) for m in range(request.n_members)]
+    return Flow(jobs, name=f"train-ensemble {Path(out).name}")
 
 
 def dataset_from_store(settings, out: Path | str, query, split, require: Sequence[str]) -> Dataset:
