@@ -75,7 +75,8 @@ class RowGroups:
     def per_group(self, rows: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """rows[n] @ table[group(n)] for every node: one GEMM per group. rows (N, ..., A), table (K, A, B)."""
         parts = torch.split(rows[self.order], self.sizes)
-        out = torch.cat([p @ table[k] for k, p in enumerate(parts) if p.shape[0]])
+        tables = table.unbind(0)  # one backward node (a stack), not one full-size zero tensor per group
+        out = torch.cat([p @ tables[k] for k, p in enumerate(parts) if p.shape[0]])
         return out[self.restore]
 
 
