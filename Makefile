@@ -11,7 +11,7 @@ setup-dev:
 main: setup
 	.venv/bin/betenet pipeline fixtures/main-job/Al_fcc.cif --preset test \
 		--documents fixtures/campaign-fast/documents.json.gz \
-		--screen fixtures/campaign-fast/structures --members 4 --max-epochs 300
+		--screen fixtures/campaign-fast/structures --members 4 --max-epochs 100
 
 test: setup-dev
 	.venv/bin/python -m pytest
