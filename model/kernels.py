@@ -34,12 +34,6 @@ _INV_SQRT3 = 1.0 / math.sqrt(3.0)
 _INV_SQRT6 = 1.0 / math.sqrt(6.0)
 
 
-def to_blocks(x: torch.Tensor, irreps: o3.Irreps) -> Blocks:
-    """e3nn flat layout (N, irreps.dim) → blocks."""
-    parts = torch.split(x, [mul * ir.dim for mul, ir in irreps], dim=1)
-    return [p.reshape(-1, mul, ir.dim).transpose(1, 2).contiguous() for p, (mul, ir) in zip(parts, irreps)]
-
-
 def from_blocks(blocks: Blocks) -> torch.Tensor:
     """Blocks → e3nn flat layout."""
     flat = [b.transpose(1, 2).reshape(b.shape[0], -1) for b in blocks]

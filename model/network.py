@@ -6,7 +6,7 @@ blocks of e3nn `gate_points_2101.Convolution` followed by a `Gate` (hidden irrep
 lmax, SiLU/tanh scalars, sigmoid/tanh gates, edge attributes cutoff·Y_l≤lmax, Gaussian radial basis, one
 hidden radial layer); a last Convolution to out_dim×0e; ReLU; mean over the atoms of each graph.
 Parameter names match the seed's `PeriodicNetwork` state_dict (``em.*``, ``layers.{i}.first.*``,
-``layers.{L}.*``), so the seed's trained weights load as they are.
+``layers.{L}.*``), so a state_dict saved by the seed's code has the same keys and shapes.
 
 `BeteNet.forward` evaluates the network with the fast kernels of `betenet.model.kernels`;
 `BeteNet.forward_reference` runs e3nn's own modules edge by edge, as the seed does (tests compare them).
