@@ -134,6 +134,9 @@ class BeteNet(torch.nn.Module):
                              f"network expects {self.config.in_dim}: batch built for another variant")
         if batch.radial_basis.shape[1] != self.config.number_of_basis:
             raise ValueError("batch radial basis size differs from the network's number_of_basis")
+        if batch.edge_attr.shape[1] != (self.config.lmax + 1) ** 2:
+            raise ValueError(f"batch has edge harmonics up to l={int(batch.edge_attr.shape[1] ** 0.5) - 1}, the "
+                             f"network uses lmax={self.config.lmax}: build it with lmax={self.config.lmax}")
 
     def node_outputs(self, batch: GraphBatch) -> torch.Tensor:
         """Per-atom outputs before pooling (N, out_dim), fast kernels."""

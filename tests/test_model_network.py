@@ -29,6 +29,15 @@ def nets():
     return {v: BeteNet(tiny_config(v)).double() for v in ("CSO", "CPD")}
 
 
+def test_scalar_only_variant_lmax0_matches_e3nn():
+    torch.manual_seed(2)
+    net = BeteNet(tiny_config("CPD", lmax=0)).double()
+    batch = GraphBatch.from_graphs(graphs("CPD"), "CPD", dtype=torch.float64, lmax=0)
+    assert torch.allclose(net(batch), net.forward_reference(batch), rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match="build it with lmax=0"):
+        net(_batch(graphs("CPD"), "CPD"))
+
+
 def _batch(items, variant, dtype=torch.float64):
     return GraphBatch.from_graphs(items, variant, dtype=dtype)
 
