@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from jobflow import Flow, Response, job
@@ -42,10 +41,9 @@ from betenet.workflows.epw_makers import (
     NscfMaker,
 )
 from betenet.workflows.epw_presets import RY_TO_EV, EpwSettings, resolve_epw_settings
-from betenet.workflows.flows import ElectronPhononMaker, store_document
-from betenet.workflows.makers import FLFRC, MatdynMaker, PhMaker, Q2rMaker, choose_kgrid
+from betenet.workflows.flows import ElectronPhononMaker, coarse_stability_verdict, store_document
+from betenet.workflows.makers import MatdynMaker, PhMaker, Q2rMaker, choose_kgrid
 from betenet.workflows.outputs import QETaskDoc
-from betenet.workflows.stability import stability_verdict
 
 
 @dataclass
@@ -129,12 +127,7 @@ def epw_stability_gate(maker: EpwElectronPhononMaker, structure, input_structure
     """Stable → the EPW branch; unstable → the DFPT flow's document Job (status 'unstable')."""
     structure = _structure(structure)
     s = maker.settings
-    q2r, matdyn, ph = (QETaskDoc.model_validate(tasks[k]) for k in ("q2r_coarse", "matdyn_coarse", "ph_coarse"))
-    verdict = stability_verdict(
-        structure, ph_lowest_meV=ph.lowest_frequency_meV, matdyn_dos=matdyn.phonon_dos,
-        force_constants=Path(q2r.dir_name) / FLFRC, qgrid=s.qgrid_coarse,
-        threshold_meV=s.stability_threshold_meV, phonopy_mesh=s.phonopy_mesh,
-    )
+    verdict = coarse_stability_verdict(s, structure, tasks)
     if not verdict.stable:
         doc = store_document(maker, structure, input_structure, calc_id, pseudos, tasks, verdict)
         return Response(output=verdict, replace=Flow([doc], output=doc.output, name="unstable: document"))

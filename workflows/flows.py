@@ -146,18 +146,25 @@ class ElectronPhononMaker(Maker):
         return Flow(jobs, output=gate.output, name=f"{self.name} {structure.composition.reduced_formula}")
 
 
+def coarse_stability_verdict(settings, structure: Structure, tasks: dict) -> StabilityData:
+    """The dynamic-stability verdict from the coarse-phonon tasks (ph.x, q2r.x, matdyn.x + phonopy); `settings`
+    is the DFPT or the EPW settings object (both carry qgrid_coarse, the threshold and the phonopy mesh);
+    shared by the DFPT and EPW gates."""
+    q2r, matdyn, ph = (QETaskDoc.model_validate(tasks[k]) for k in ("q2r_coarse", "matdyn_coarse", "ph_coarse"))
+    return stability_verdict(
+        structure, ph_lowest_meV=ph.lowest_frequency_meV, matdyn_dos=matdyn.phonon_dos,
+        force_constants=Path(q2r.dir_name) / FLFRC, qgrid=settings.qgrid_coarse,
+        threshold_meV=settings.stability_threshold_meV, phonopy_mesh=settings.phonopy_mesh,
+    )
+
+
 @job
 def stability_gate(maker: ElectronPhononMaker, structure, input_structure: Structure, calc_id: str,
                    pseudos: list, tasks: dict) -> Response:
     """Stable → replace with the el-ph branch; unstable → replace with the document Job alone."""
     structure = _structure(structure)
     s = maker.settings
-    q2r, matdyn, ph = (QETaskDoc.model_validate(tasks[k]) for k in ("q2r_coarse", "matdyn_coarse", "ph_coarse"))
-    verdict = stability_verdict(
-        structure, ph_lowest_meV=ph.lowest_frequency_meV, matdyn_dos=matdyn.phonon_dos,
-        force_constants=Path(q2r.dir_name) / FLFRC, qgrid=s.qgrid_coarse,
-        threshold_meV=s.stability_threshold_meV, phonopy_mesh=s.phonopy_mesh,
-    )
+    verdict = coarse_stability_verdict(s, structure, tasks)
     if not verdict.stable:
         doc = store_document(maker, structure, input_structure, calc_id, pseudos, tasks, verdict)
         return Response(output=verdict, replace=Flow([doc], output=doc.output, name="unstable: document"))
