@@ -84,6 +84,7 @@ class PhQPoint:
     irreps: tuple[Irrep, ...]  # linear responses solved in this run
     irreps_done_before: tuple[int, ...]  # read back by a recover run
     irreps_not_done: tuple[int, ...]  # left out by start_irr/last_irr: no frequencies then
+    irreps_to_do: tuple[int, ...]  # planned for this run; one left unsolved means the run stopped mid-q
     elph: tuple[ElphSmearing, ...]  # one per smearing, empty without electron_phonon
 
     @property
@@ -98,8 +99,13 @@ class PhQPoint:
 
     @property
     def complete(self) -> bool:
-        """All irreps of this q-point are done, so its dynamical matrix was diagonalised."""
-        return not self.irreps_not_done
+        """All irreps of this q-point are done, so its dynamical matrix was diagonalised.
+
+        False for a start_irr/last_irr part and for a q-point cut short by max_seconds, where some
+        irreps converged and the rest were never started.
+        """
+        solved = {irrep.index for irrep in self.irreps if irrep.converged}
+        return not self.irreps_not_done and set(self.irreps_to_do) <= solved
 
     @property
     def sigmas_ry(self) -> np.ndarray:
@@ -263,6 +269,7 @@ def parse_ph_output(path: str | Path) -> PhOutput:
             irreps=_irreps(section),
             irreps_done_before=tuple(int(i) for i, status in plan if status == "Done"),
             irreps_not_done=tuple(int(i) for i, status in plan if status == "Not done in this run"),
+            irreps_to_do=tuple(int(i) for i, status in plan if status == "To be done"),
             elph=_elph(section, path, n_modes),
         )
         where = f"q = {np.array2string(q, precision=7)}"

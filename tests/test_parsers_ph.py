@@ -116,6 +116,16 @@ def test_partial_irrep_run_has_no_frequencies_and_is_incomplete():
     assert q.frequencies_cm1.size == 0  # ph.x does not diagonalise an incomplete dynamical matrix
 
 
+def test_walltime_stop_mid_qpoint_leaves_it_incomplete():
+    stopped = parse_ph_output(BROKEN / "ph_walltime_stop_in_q2.out")  # real run cut by max_seconds
+    assert stopped.ok and not stopped.complete
+    first, second = stopped.q_points
+    assert first.index == 1 and first.complete and first.frequencies_cm1.size == 3
+    # irrep 1 of q 2 converged, irrep 2 was cut off: no dynamical matrix, so no frequencies
+    assert second.index == 2 and not second.complete and second.frequencies_cm1.size == 0
+    assert [irrep.index for irrep in second.irreps] == [1] and second.irreps_to_do == (1, 2)
+
+
 def test_full_run_lists_every_irrep_as_to_be_done(elph):
     for q in elph.q_points:
         assert q.complete and q.irreps_not_done == () and q.irreps_done_before == ()
