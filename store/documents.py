@@ -132,7 +132,7 @@ class CalculationParameters(BaseModel):
 
 
 class StabilityData(BaseModel):
-    """Dynamic-stability verdict from the coarse phonons."""
+    """Dynamic-stability verdict from the coarse phonons, confirmed on the el-ph q-grid when that ran."""
 
     stable: bool
     lowest_frequency_meV: float = Field(
@@ -151,6 +151,12 @@ class StabilityData(BaseModel):
     phonopy_pdos_max_deviation: float | None = Field(
         default=None,
         description="Max |phonopy − matdyn| of the per-site DOS fractions (∫pdos/∫total): a cross-check.",
+    )
+    elph_qgrid: tuple[int, int, int] | None = Field(
+        default=None, description="el-ph q-grid whose interpolated phonons were checked after the coarse gate."
+    )
+    elph_lowest_frequency_meV: float | None = Field(
+        default=None, description="Lowest frequency of the fine phonon DOS (el-ph q-grid force constants), meV."
     )
 
 
@@ -204,7 +210,7 @@ class ElectronPhononDoc(StructureMetadata):
         if self.status == "ok" and (self.a2f is None or self.lambda_ is None):
             raise ValueError("status 'ok' needs the chosen α²F and λ")
         if self.status == "unstable" and (self.a2f is not None or self.a2f_all):
-            raise ValueError("an unstable material has no α²F (the el-ph branch does not run)")
+            raise ValueError("an unstable material has no α²F (imaginary modes on the coarse or the el-ph q-grid)")
         return self
 
     @classmethod

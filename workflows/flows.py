@@ -37,7 +37,7 @@ from betenet.store.stores import get_store, save_document
 from betenet.workflows.makers import FLFRC, MatdynMaker, PhMaker, PwMaker, Q2rMaker, choose_kgrid
 from betenet.workflows.outputs import QETaskDoc
 from betenet.workflows.presets import ElectronPhononSettings, resolve_settings
-from betenet.workflows.stability import stability_verdict
+from betenet.workflows.stability import confirm_on_elph_grid, stability_verdict, unstable_reason
 
 
 @dataclass
@@ -98,7 +98,8 @@ class ElectronPhononMaker(Maker):
                 ph, {"el_ph_sigma": s.el_ph_sigma_Ry, "el_ph_nsigma": s.el_ph_nsigma})),
             "q2r_elph": Q2rMaker(name="q2r el-ph", la2F=True, el_ph_nsigma=s.el_ph_nsigma),
             "matdyn_elph": MatdynMaker(name="matdyn el-ph", la2F=True, dos_grid=s.dos_grid_fine, ndos=s.ndos,
-                                       el_ph_sigma_Ry=s.el_ph_sigma_Ry, mu_star=s.mu_star),
+                                       el_ph_sigma_Ry=s.el_ph_sigma_Ry, mu_star=s.mu_star,
+                                       imaginary_limit_meV=s.stability_threshold_meV),
         }
         if s.relax:
             makers["relax"] = PwMaker(name="vc-relax", calculation="vc-relax", parameters=pw, kgrid=s.kgrid_scf,
@@ -270,12 +271,14 @@ def build_document(settings: ElectronPhononSettings, structure: Structure, input
         stability=stability, provenance=provenance,
         phonon_dos_coarse=tasks["matdyn_coarse"].phonon_dos if "matdyn_coarse" in tasks else None,
     )
+    if matdyn is not None and matdyn.phonon_dos is not None:
+        stability = confirm_on_elph_grid(stability, matdyn.phonon_dos, matdyn.qgrid)
+        fields["stability"] = stability
     if status_reason is not None:
         fields.update(status="failed", status_reason=status_reason)
     elif not stability.stable:
-        fields.update(status="unstable", status_reason=(
-            f"imaginary modes: lowest frequency {stability.lowest_frequency_meV:.2f} meV below "
-            f"−{stability.threshold_meV} meV on the coarse {stability.qgrid} q-grid"))
+        fields.update(status="unstable", status_reason=unstable_reason(stability),
+                      phonon_dos_fine=matdyn.phonon_dos if matdyn else None)
     else:
         chosen = next(a for a in matdyn.a2f_all if a.smearing_index == settings.chosen_smearing_index)
         fields.update(

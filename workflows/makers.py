@@ -259,6 +259,7 @@ class MatdynMaker(Maker):
     ndos: int = 200
     el_ph_sigma_Ry: float = 0.001
     mu_star: float = 0.10
+    imaginary_limit_meV: float | None = None  # DOS below −limit: α²F files not read (QE writes λ < 0)
     parameters: dict[str, Any] = field(default_factory=dict)
 
     @job
@@ -282,7 +283,7 @@ class MatdynMaker(Maker):
             if dos is None:
                 dos, params, retry_wall = self._dos_with_working_asr(folder, params, labels, qgrid)
                 wall += retry_wall
-            if self.la2F:
+            if self.la2F and not self._imaginary(dos):
                 a2f_all += self._a2f_batch(folder, batch)
                 qe_lambda += [
                     QELambdaRow(smearing_Ry=r.sigma_ry, lambda_=r.lambda_, omega_log_K=r.omega_log_K,
@@ -294,6 +295,9 @@ class MatdynMaker(Maker):
             attempts=len(sources), parameters=params, qgrid=tuple(qgrid), phonon_dos=dos,
             a2f_all=a2f_all, qe_lambda=qe_lambda,
         )
+
+    def _imaginary(self, dos: PhononDosData) -> bool:
+        return self.imaginary_limit_meV is not None and dos.omega_meV[0] < -self.imaginary_limit_meV
 
     def _run(self, folder: Path, params: dict[str, Any]) -> float:
         spec = {"program": "matdyn", "parameters": params, "inputs": {"dos_grid": list(self.dos_grid)}}

@@ -71,3 +71,23 @@ def stability_verdict(structure: Structure, *, ph_lowest_meV: float | None, matd
         phonopy_mesh=tuple(phonopy_mesh) if phonopy_mesh else None,
         phonopy_lowest_frequency_meV=phonopy_lowest, phonopy_pdos_max_deviation=deviation,
     )
+
+
+def confirm_on_elph_grid(verdict: StabilityData, fine_dos: PhononDosData, qgrid: Grid) -> StabilityData:
+    """The coarse verdict, revoked when the el-ph q-grid's force constants interpolate to imaginary modes
+    (fcc Pb, fast preset: stable on 2×2×2, −5.2 meV on 4×4×4); QE's α²F is then meaningless (λ < 0)."""
+    lowest = float(fine_dos.omega_meV[0])  # matdyn's DOS axis starts at the mesh's lowest frequency
+    return verdict.model_copy(update={
+        "stable": verdict.stable and lowest >= -verdict.threshold_meV,
+        "elph_qgrid": tuple(qgrid), "elph_lowest_frequency_meV": lowest,
+    })
+
+
+def unstable_reason(verdict: StabilityData) -> str:
+    """The document's status_reason for an unstable verdict: how imaginary, and on which q-grid."""
+    if verdict.elph_lowest_frequency_meV is not None and verdict.elph_lowest_frequency_meV < -verdict.threshold_meV:
+        return (f"imaginary modes on the el-ph {verdict.elph_qgrid} q-grid: lowest frequency "
+                f"{verdict.elph_lowest_frequency_meV:.2f} meV below −{verdict.threshold_meV} meV (the coarse "
+                f"{verdict.qgrid} grid passed at {verdict.lowest_frequency_meV:.2f} meV); no α²F stored")
+    return (f"imaginary modes: lowest frequency {verdict.lowest_frequency_meV:.2f} meV below "
+            f"−{verdict.threshold_meV} meV on the coarse {verdict.qgrid} q-grid")
