@@ -81,6 +81,21 @@ def test_missing_qe_binary(home_with_one_document, tmp_path):
     assert_store_unchanged(home_with_one_document)
 
 
+def test_epw_method_needs_epw_x_and_unknown_methods_are_refused(home_with_one_document, tmp_path):
+    al = tmp_path / "Al.cif"
+    fcc_al().to(filename=str(al))
+    dfpt_only = tmp_path / "bin"
+    dfpt_only.mkdir()
+    for program in ("pw.x", "ph.x", "q2r.x", "matdyn.x"):
+        (dfpt_only / program).symlink_to(f"/usr/bin/{program}")
+    env = {"BETENET_QE_BIN_DIR": str(dfpt_only)}
+    # the EPW route is checked for epw.x, the DFPT route is not
+    assert_one_line_error(betenet("run", al, "--preset", "test", "--method", "epw", home=home_with_one_document,
+                                  env=env), "epw.x", str(dfpt_only))
+    assert_one_line_error(betenet("run", al, "--method", "lda", home=home_with_one_document), "method='lda'", "epw")
+    assert_store_unchanged(home_with_one_document)
+
+
 def test_invalid_option(home_with_one_document, tmp_path):
     al = tmp_path / "Al.cif"
     fcc_al().to(filename=str(al))

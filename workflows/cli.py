@@ -13,8 +13,10 @@ from pathlib import Path
 
 import typer
 
-REQUIRED_PROGRAMS = ("pw", "ph", "q2r", "matdyn")
+# programs each route needs on this machine
+REQUIRED_PROGRAMS = {"dfpt": ("pw", "ph", "q2r", "matdyn"), "epw": ("pw", "ph", "q2r", "matdyn", "epw")}
 ENGINES = ("fireworks", "jobflow-remote")
+MethodOption = typer.Option("dfpt", help="dfpt (ph.x + matdyn α²F) | epw (Wannier-interpolated α²F, epw.x)")
 
 
 class InputError(Exception):
@@ -58,16 +60,21 @@ def parse_overrides(pairs: list[str]) -> dict:
     return overrides
 
 
-def prepare(structure_files: list[Path], preset: str, overrides: dict, check_binaries: bool = True):
+def prepare(structure_files: list[Path], preset: str, overrides: dict, check_binaries: bool = True,
+            method: str = "dfpt"):
     """(maker, [(path, structure)]) after every check; raises InputError with a one-line message."""
     from betenet.qe.programs import get_program
     from betenet.qe.pseudo import PseudoError
     from betenet.qe.runner import MissingBinaryError, resolve_binary
+    from betenet.workflows.epw import EpwElectronPhononMaker
     from betenet.workflows.flows import ElectronPhononMaker
     from betenet.workflows.presets import InvalidOptionError
 
+    makers = {"dfpt": ElectronPhononMaker, "epw": EpwElectronPhononMaker}
+    if method not in makers:
+        raise InputError(f"Invalid method={method!r}, use one of {tuple(makers)}")
     try:
-        maker = ElectronPhononMaker.from_preset(preset, **overrides)
+        maker = makers[method].from_preset(preset, **overrides)
     except InvalidOptionError as err:
         raise InputError(str(err)) from err
     items = [(path, read_structure(path)) for path in structure_files]
@@ -80,7 +87,7 @@ def prepare(structure_files: list[Path], preset: str, overrides: dict, check_bin
         except ValueError as err:
             raise InputError(f"{path}: {err}") from err
     if check_binaries:
-        for name in REQUIRED_PROGRAMS:
+        for name in REQUIRED_PROGRAMS[method]:
             try:
                 resolve_binary(get_program(name))
             except MissingBinaryError as err:
@@ -96,6 +103,7 @@ def run_command(
     set_: list[str] = typer.Option([], "--set", help="Override an option, KEY=VALUE (JSON value), repeatable."),
     skip_finished: bool = typer.Option(False, "--skip-finished", help="Do not rerun a structure whose document "
                                        "(same settings) is already stored as ok or unstable."),
+    method: str = MethodOption,
 ) -> None:
     """Run the electron-phonon workflow here, store the documents, print λ, ω_log and Tc."""
     from rich.console import Console
@@ -107,7 +115,7 @@ def run_command(
     console = Console(stderr=True)
     with override_settings(**settings):
         try:
-            maker, items = prepare(structures, preset, parse_overrides(set_))
+            maker, items = prepare(structures, preset, parse_overrides(set_), method=method)
         except InputError as err:
             _fail(str(err))
         failures = 0
@@ -140,6 +148,7 @@ def submit_command(
     set_: list[str] = typer.Option([], "--set", help="Override an option, KEY=VALUE (JSON value), repeatable."),
     project: str = typer.Option(None, help="jobflow-remote project name (default: its current project)."),
     worker: str = typer.Option(None, help="jobflow-remote worker name (default: the project's first)."),
+    method: str = MethodOption,
 ) -> None:
     """Submit the workflow to FireWorks (LaunchPad on the store's MongoDB) or jobflow-remote."""
     from betenet.settings import get_settings, override_settings
@@ -150,7 +159,7 @@ def submit_command(
     with override_settings(**({"store_uri": store} if store else {})):
         try:
             # the programs run on the workers, not necessarily here: no binary check
-            maker, items = prepare(structures, preset, parse_overrides(set_), check_binaries=False)
+            maker, items = prepare(structures, preset, parse_overrides(set_), check_binaries=False, method=method)
             if engine == "fireworks":
                 ids = submit.submit_fireworks([s for _, s in items], maker, get_settings())
             else:
