@@ -30,17 +30,17 @@ def test_fine_grid_imaginary_modes_revoke_stability_and_skip_a2f(tmp_path):
     q2r = QETaskDoc(program="q2r", label="q2r", dir_name=str(batch.parent), wall_time_s=0.0,
                     extra_dirs=[str(batch)])
     pb = Structure.from_file(FIXTURES / "campaign-fast" / "structures" / "Pb_seed21.cif").get_primitive_structure()
-    job = MatdynMaker(la2F=True, dos_grid=(12, 12, 12), ndos=200, imaginary_limit_meV=0.5).make(q2r, pb, (4, 4, 4))
+    job = MatdynMaker(la2F=True, dos_grid=(12, 12, 12), ndos=200, imaginary_limit_meV=0.5).make(q2r, pb, (3, 3, 3))
     out = run_locally(job, create_folders=True, root_dir=tmp_path, log=False, ensure_success=True)[job.uuid][1].output
     omega = np.asarray(out.phonon_dos.omega_meV)
     assert -8.0 < omega[0] < -3.0  # matdyn interpolates to about −5 meV
     assert out.a2f_all == [] and out.qe_lambda == []  # QE's α²F of these modes (λ < 0) is never read
 
     verdict = confirm_on_elph_grid(coarse_pass(), out.phonon_dos, out.qgrid)
-    assert not verdict.stable and verdict.elph_qgrid == (4, 4, 4)
+    assert not verdict.stable and verdict.elph_qgrid == (3, 3, 3)
     assert verdict.elph_lowest_frequency_meV == pytest.approx(omega[0])
     reason = unstable_reason(verdict)
-    assert "el-ph (4, 4, 4) q-grid" in reason and f"{omega[0]:.2f} meV" in reason
+    assert "el-ph (3, 3, 3) q-grid" in reason and f"{omega[0]:.2f} meV" in reason
 
     doc = build_document(resolve_settings("fast"), pb, pb, "pb-test", [], {"matdyn_elph": out}, coarse_pass())
     assert doc.status == "unstable" and doc.status_reason == reason
@@ -52,10 +52,10 @@ def test_fine_grid_check_keeps_a_stable_verdict_and_the_coarse_reason():
     omega = np.linspace(0.0, 40.0, 50)
     states = np.sin(np.pi * omega / 40.0)
     fine = PhononDosData(omega_meV=omega.tolist(), total_states_per_meV=states.tolist(),
-                         projected_states_per_meV=[states.tolist()], site_labels=["Al1"], qgrid=(4, 4, 4),
+                         projected_states_per_meV=[states.tolist()], site_labels=["Al1"], qgrid=(3, 3, 3),
                          dos_grid=(12, 12, 12))
-    verdict = confirm_on_elph_grid(coarse_pass(), fine, (4, 4, 4))
+    verdict = confirm_on_elph_grid(coarse_pass(), fine, (3, 3, 3))
     assert verdict.stable and verdict.elph_lowest_frequency_meV == 0.0
     coarse_fail = coarse_pass().model_copy(update={"stable": False, "lowest_frequency_meV": -3.0})
-    assert not confirm_on_elph_grid(coarse_fail, fine, (4, 4, 4)).stable  # never turns unstable into stable
+    assert not confirm_on_elph_grid(coarse_fail, fine, (3, 3, 3)).stable  # never turns unstable into stable
     assert "coarse (2, 2, 2) q-grid" in unstable_reason(coarse_fail)
