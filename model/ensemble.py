@@ -497,15 +497,19 @@ class Ensemble:
         return graphs
 
     def predict(self, structures, ids: Sequence[str] | None = None, site_phdos=None, *,
-                dtype: torch.dtype | None = None, batch_size: int = 2000, threads: int | None = None) -> Prediction:
+                dtype: torch.dtype | None = None, batch_size: int = 2000, threads: int | None = None,
+                mu_star: float | None = None) -> Prediction:
         """Predict α²F and moments for structures (ASE Atoms / pymatgen Structures / CrystalGraphs, or a
         betenet Dataset). CPD/FPD ensembles need per-atom site PhDOS (`site_phdos`, graphs carrying it,
-        or a Dataset with the cpd/fpd field).
+        or a Dataset with the cpd/fpd field). Tc uses `mu_star` (default: the μ* the ensemble trained with).
 
         Members run in parallel on `threads` threads (default: torch's thread count), each member on one
         thread: members are independent, so this scales without the per-operation synchronisation of
         splitting every tensor operation across threads.
         """
+        mu_star = self.training.loss.mu_star if mu_star is None else mu_star
+        if not 0 <= mu_star < 1:
+            raise ValueError(f"Invalid mu_star={mu_star!r}, must be in [0, 1)")
         graphs = self.graphs_for(structures, ids, site_phdos)
         dtype = dtype or self.training.torch_dtype
         c = self.network
@@ -540,7 +544,6 @@ class Ensemble:
                         future.result()
             finally:
                 torch.set_num_threads(previous)
-        mu_star = self.training.loss.mu_star
         mean = member_a2f.mean(axis=0)
         lam, wlog, w2, tc = _moments(mean, mu_star)
         per_member = _moments(member_a2f, mu_star)

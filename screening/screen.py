@@ -8,9 +8,8 @@ Timings of each stage are returned for the report (`ScreenResult.timings_s`).
 
 from __future__ import annotations
 
-import copy
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from betenet.screening.inputs import Candidate, Rejected
 from betenet.screening.predictions import Prediction, from_model, rank_by_tc
@@ -57,17 +56,6 @@ def featurise(ensemble, candidates: list[Candidate]) -> tuple[list, list[Candida
     return graphs, kept, rejected
 
 
-def with_mu_star(ensemble, mu_star: float | None):
-    """The ensemble predicting Tc with another μ* (a shallow copy; the ensemble on disk is unchanged)."""
-    if mu_star is None or mu_star == ensemble.training.loss.mu_star:
-        return ensemble
-    if not 0 <= mu_star < 1:
-        raise ValueError(f"Invalid mu_star={mu_star!r}, must be in [0, 1)")
-    other = copy.copy(ensemble)
-    other.training = replace(ensemble.training, loss=replace(ensemble.training.loss, mu_star=mu_star))
-    return other
-
-
 def screen(ensemble, candidates: list[Candidate], rejected: list[Rejected] = (), *,
            mu_star: float | None = None) -> ScreenResult:
     timings = {}
@@ -78,6 +66,6 @@ def screen(ensemble, candidates: list[Candidate], rejected: list[Rejected] = (),
     if not graphs:
         return ScreenResult([], rejected, timings)
     start = time.perf_counter()
-    prediction = with_mu_star(ensemble, mu_star).predict(graphs)
+    prediction = ensemble.predict(graphs, mu_star=mu_star)
     timings["predict_s"] = time.perf_counter() - start
     return ScreenResult(rank_by_tc(from_model(prediction, kept)), rejected, timings)

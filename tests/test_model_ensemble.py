@@ -87,6 +87,18 @@ def test_reloaded_checkpoint_gives_identical_predictions(trained, dataset):
     assert prediction.rows()[0]["id"] == "Al"
 
 
+def test_mu_star_changes_only_tc(trained, dataset):
+    default = trained.predict(dataset)
+    stronger = trained.predict(dataset, mu_star=0.15)
+    assert default.mu_star == trained.training.loss.mu_star and stronger.mu_star == 0.15
+    assert np.array_equal(stronger.a2f, default.a2f) and np.array_equal(stronger.lambda_, default.lambda_)
+    expected = physics.allen_dynes_tc(default.lambda_, default.omega_log_K, default.omega_2_K, 0.15)
+    assert np.allclose(stronger.tc_K, expected, rtol=1e-12, atol=0)
+    assert np.all(stronger.tc_K <= default.tc_K)
+    with pytest.raises(ValueError, match="mu_star=1.5"):
+        trained.predict(dataset, mu_star=1.5)
+
+
 def test_resuming_a_killed_run_trains_only_the_missing_members(tmp_path, data, trained, monkeypatch):
     directory = tmp_path / "ensemble"
     real = ensemble_module.train_member

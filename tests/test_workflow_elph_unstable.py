@@ -36,7 +36,7 @@ def test_fine_grid_imaginary_modes_revoke_stability_and_skip_a2f(tmp_path):
     assert -8.0 < omega[0] < -3.0  # matdyn interpolates to about −5 meV
     assert out.a2f_all == [] and out.qe_lambda == []  # QE's α²F of these modes (λ < 0) is never read
 
-    verdict = confirm_on_elph_grid(coarse_pass(), out.phonon_dos, out.qgrid)
+    verdict = confirm_on_elph_grid(coarse_pass(), out.phonon_dos)
     assert not verdict.stable and verdict.elph_qgrid == (3, 3, 3)
     assert verdict.elph_lowest_frequency_meV == pytest.approx(omega[0])
     reason = unstable_reason(verdict)
@@ -54,8 +54,8 @@ def test_fine_grid_check_keeps_a_stable_verdict_and_the_coarse_reason():
     fine = PhononDosData(omega_meV=omega.tolist(), total_states_per_meV=states.tolist(),
                          projected_states_per_meV=[states.tolist()], site_labels=["Al1"], qgrid=(3, 3, 3),
                          dos_grid=(12, 12, 12))
-    verdict = confirm_on_elph_grid(coarse_pass(), fine, (3, 3, 3))
+    verdict = confirm_on_elph_grid(coarse_pass(), fine)
     assert verdict.stable and verdict.elph_lowest_frequency_meV == 0.0
     coarse_fail = coarse_pass().model_copy(update={"stable": False, "lowest_frequency_meV": -3.0})
-    assert not confirm_on_elph_grid(coarse_fail, fine, (3, 3, 3)).stable  # never turns unstable into stable
+    assert not confirm_on_elph_grid(coarse_fail, fine).stable  # never turns unstable into stable
     assert "coarse (2, 2, 2) q-grid" in unstable_reason(coarse_fail)

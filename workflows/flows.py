@@ -272,7 +272,7 @@ def build_document(settings: ElectronPhononSettings, structure: Structure, input
         phonon_dos_coarse=tasks["matdyn_coarse"].phonon_dos if "matdyn_coarse" in tasks else None,
     )
     if matdyn is not None and matdyn.phonon_dos is not None:
-        stability = confirm_on_elph_grid(stability, matdyn.phonon_dos, matdyn.qgrid)
+        stability = confirm_on_elph_grid(stability, matdyn.phonon_dos)
         fields["stability"] = stability
     if status_reason is not None:
         fields.update(status="failed", status_reason=status_reason)

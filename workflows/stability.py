@@ -73,13 +73,13 @@ def stability_verdict(structure: Structure, *, ph_lowest_meV: float | None, matd
     )
 
 
-def confirm_on_elph_grid(verdict: StabilityData, fine_dos: PhononDosData, qgrid: Grid) -> StabilityData:
+def confirm_on_elph_grid(verdict: StabilityData, fine_dos: PhononDosData) -> StabilityData:
     """The coarse verdict, revoked when the el-ph q-grid's force constants interpolate to imaginary modes
     (fcc Pb, fast preset: stable on 2×2×2, −4.9 meV on 3×3×3); QE's α²F is then meaningless (λ < 0)."""
     lowest = float(fine_dos.omega_meV[0])  # matdyn's DOS axis starts at the mesh's lowest frequency
     return verdict.model_copy(update={
         "stable": verdict.stable and lowest >= -verdict.threshold_meV,
-        "elph_qgrid": tuple(qgrid), "elph_lowest_frequency_meV": lowest,
+        "elph_qgrid": tuple(fine_dos.qgrid), "elph_lowest_frequency_meV": lowest,
     })
 
 
