@@ -135,4 +135,6 @@ def test_failed_flow_is_stored_with_its_reason(tmp_path):
     doc, count, _ = run_al(tmp_path, pw_overrides={"system": {"nbnd": 1}})
     assert count == 1 and doc.status == "failed"
     assert doc.status_reason.startswith("scf: ") and "pw.x" in doc.status_reason
+    run_root = Path(doc.provenance.run_dirs["flow"])  # the failed pw.x output is findable from the document
+    assert run_root.is_relative_to(tmp_path) and list(run_root.rglob("pw.out"))
     assert doc.a2f is None and doc.stability is None and doc.lambda_ is None

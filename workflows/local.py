@@ -104,4 +104,5 @@ def run_structure(structure: Structure, maker: ElectronPhononMaker, root_dir: st
         reason = f"{job_name}: {error}"
     failed = build_document(maker.settings, structure, structure, calc_id, [p.model_dump() for p in pseudos],
                             {}, None, status_reason=reason)
+    failed.provenance.run_dirs["flow"] = str(root)  # where the failed step's files are
     return save_document(failed, get_store())
