@@ -36,10 +36,28 @@ def test_every_ok_document_reproduces_qe_lambda_from_its_a2f(campaign_documents)
         assert doc.lambda_ == pytest.approx(doc.a2f.lambda_) and doc.tc_K >= 0
 
 
-def test_failed_documents_carry_a_reason_and_no_numbers(campaign_documents):
+def test_campaign_is_one_consistent_set_of_at_least_twenty_materials(campaign_documents):
+    assert len({d.calc_id for d in campaign_documents}) == len(campaign_documents) >= 20
+    assert {d.parameters.preset for d in campaign_documents} == {"fast"}
+    assert {d.method for d in campaign_documents} == {"dfpt"}
+    # one pseudopotential family: every element everywhere with the same file (same md5)
+    md5 = {}
     for doc in campaign_documents:
-        if doc.status == "failed":
+        for pseudo in doc.parameters.pseudos:
+            assert md5.setdefault(pseudo.element, pseudo.md5) == pseudo.md5, pseudo.element
+    assert sum(d.status == "ok" for d in campaign_documents) >= 15
+
+
+def test_documents_that_are_not_ok_carry_a_reason_and_no_numbers(campaign_documents):
+    for doc in campaign_documents:
+        if doc.status != "ok":
             assert doc.status_reason and doc.lambda_ is None and doc.tc_K is None and doc.a2f is None
+            assert not doc.a2f_all
+        if doc.status == "unstable":  # the lowest frequency that decided it is recorded, below the threshold
+            stability = doc.stability
+            lowest = min(v for v in (stability.lowest_frequency_meV, stability.elph_lowest_frequency_meV)
+                         if v is not None)
+            assert not stability.stable and lowest < -stability.threshold_meV
 
 
 def test_exported_dataset_matches_the_documents(campaign_documents):
