@@ -156,6 +156,9 @@ def _learn(out: Path, request, test_fraction: float, mu_star: float, screen_path
         if campaign.evaluation is not None:
             report.evaluation = {name: {"mae": m.mae, "n": m.n} for name, m in campaign.evaluation.metrics.items()}
             report.plots.append(str(out / "evaluation"))
+        else:  # e.g. one-element materials: a held-out element is one the ensemble never saw
+            console.print(f"held-out evaluation: none of the {len(test_records)} test materials could be predicted: "
+                          + "; ".join(f"{r.id}: {r.reason}" for r in campaign.rejected))
     if screen_paths:
         start = time.perf_counter()
         candidates, rejected = candidates_from_paths(screen_paths)

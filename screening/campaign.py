@@ -119,9 +119,11 @@ def match_store_documents(candidates: list[Candidate], settings) -> int:
 def _fingerprint(candidate: Candidate) -> str:
     from pymatgen.io.ase import AseAtomsAdaptor
 
+    from betenet.qe.structure import qe_symmetric_cell
     from betenet.store.documents import structure_fingerprint
 
-    return structure_fingerprint(AseAtomsAdaptor.get_structure(candidate.atoms))
+    # the workflow's calc_id fingerprints the symmetrised cell it ran on (ElectronPhononMaker.identity)
+    return structure_fingerprint(qe_symmetric_cell(AseAtomsAdaptor.get_structure(candidate.atoms)))
 
 
 # ---------------------------------------------------------------------------------------------------

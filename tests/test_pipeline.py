@@ -80,6 +80,7 @@ def test_pipeline_runs_dft_trains_screens_and_resumes(documents, tmp_path):  # n
     assert len(checkpoints) >= 2
     (screened,) = summary["screened"]
     assert screened["formula"] == "Al" and screened["tc_K"] is not None
+    assert "DFT: store document" in screened["source"]  # the screened CIF is matched to its computed document
     assert (home / "pipeline" / "dft_a2f.png").stat().st_size > 1000
 
     # resume: the material comes from the store and the trained members are kept as they are
