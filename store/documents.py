@@ -152,6 +152,11 @@ class StabilityData(BaseModel):
         default=None,
         description="Max |phonopy − matdyn| of the per-site DOS fractions (∫pdos/∫total): a cross-check.",
     )
+    gamma_acoustic_meV: float | None = Field(
+        default=None, description="Acoustic-sum-rule violation: largest |acoustic frequency| ph.x printed at Γ on "
+        "the coarse grid, meV. q2r/matdyn impose the rule, but a large value (alkali metals at ecutrho = 4×ecutwfc: "
+        "Na 14.6 meV) means stiffened phonons: raise ecutrho."
+    )
     elph_qgrid: tuple[int, int, int] | None = Field(
         default=None, description="el-ph q-grid whose interpolated phonons were checked after the coarse gate."
     )

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
+from betenet.parsers.ph import parse_ph_output
 from betenet.qe.pseudo import md5sum
 from betenet.settings import override_settings
 from betenet.store.stores import get_store
@@ -68,6 +69,11 @@ def test_al_document_holds_everything(al_embedded):
     assert doc.stability.stable and doc.stability.lowest_frequency_meV > -0.5
     assert doc.stability.phonopy_lowest_frequency_meV > -0.5
     assert doc.stability.phonopy_pdos_max_deviation == pytest.approx(0.0, abs=1e-6)
+    # ph.x's acoustic modes at Γ, before any sum rule, are recorded; for Al they sit near zero
+    ph_out = Path(doc.provenance.run_dirs["ph_coarse"]) / "ph.out"
+    gamma = next(q for q in parse_ph_output(ph_out).q_points if np.allclose(q.q_cart_2pi_alat, 0.0))
+    assert doc.stability.gamma_acoustic_meV == pytest.approx(np.abs(gamma.frequencies_meV).max(), rel=1e-3)
+    assert 0.0 < doc.stability.gamma_acoustic_meV < 1.0
     # parameters and provenance
     p = doc.parameters
     assert p.qe_version.startswith("6.7") and p.pseudos[0].md5 == md5sum(AL_PSEUDO)

@@ -156,6 +156,7 @@ def coarse_stability_verdict(settings, structure: Structure, tasks: dict) -> Sta
         structure, ph_lowest_meV=ph.lowest_frequency_meV, matdyn_dos=matdyn.phonon_dos,
         force_constants=Path(q2r.dir_name) / FLFRC, qgrid=settings.qgrid_coarse,
         threshold_meV=settings.stability_threshold_meV, phonopy_mesh=settings.phonopy_mesh,
+        gamma_acoustic_meV=ph.gamma_acoustic_meV,
     )
 
 

@@ -158,13 +158,16 @@ class PhMaker(Maker):
         out = parse_ph_output(here / "ph.out")
         if not (out.job_done and out.converged and not out.errors):
             raise _fail("ph", here / "ph.out", f"not converged or failed: {[str(e) for e in out.errors]}")
-        freqs = [f for q in computed_qpoints(here).values() for f in _optical_or_finite_q(q)]
+        computed = computed_qpoints(here).values()
+        freqs = [f for q in computed for f in _optical_or_finite_q(q)]
+        gamma = next((q for q in computed if np.allclose(q.q_cart_2pi_alat, 0.0)), None)
         return QETaskDoc(
             program="ph", label="ph", dir_name=str(here), job_uuid=_job_uuid(), qe_version=out.qe_version,
             wall_time_s=summary["wall_time_s"], attempts=summary["attempts"], corrections=summary["corrections"],
             parameters=summary["spec"]["parameters"], qgrid=tuple(self.qgrid), n_qpoints=len(out.grid_q_points_cart_2pi_alat),
             qpoint_range=(int(start_q), int(last_q)) if start_q is not None else None,
             lowest_frequency_meV=min(freqs) * THZ_TO_MEV if freqs else None,
+            gamma_acoustic_meV=acoustic_at_gamma_meV(gamma) if gamma is not None else None,
         )
 
 
@@ -173,6 +176,12 @@ def _optical_or_finite_q(qpoint) -> list[float]:
     (ph.x prints them without the acoustic sum rule, often a few cm⁻¹ imaginary)."""
     frequencies = np.sort(np.asarray(qpoint.frequencies_thz, dtype=float))
     return (frequencies[3:] if np.allclose(qpoint.q_cart_2pi_alat, 0.0) else frequencies).tolist()
+
+
+def acoustic_at_gamma_meV(gamma) -> float:
+    """How far ph.x's three acoustic modes at Γ are from zero: the acoustic-sum-rule violation, large when
+    the exchange-correlation potential is sampled on too coarse a density grid (alkali metals, NLCC)."""
+    return float(np.sort(np.abs(np.asarray(gamma.frequencies_thz, dtype=float)))[:3].max() * THZ_TO_MEV)
 
 
 def _gather_ph(ph_dirs: list[str], la2F: bool) -> int:

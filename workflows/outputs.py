@@ -34,6 +34,9 @@ class QETaskDoc(BaseModel):
     lowest_frequency_meV: float | None = Field(
         default=None, description="At the computed q-points, Γ's acoustic modes left out (no ASR in ph.x)."
     )
+    gamma_acoustic_meV: float | None = Field(
+        default=None, description="Largest |acoustic frequency| ph.x printed at Γ (0 with the sum rule obeyed)."
+    )
     # matdyn.x
     phonon_dos: PhononDosData | None = None
     a2f_all: list[A2FData] = Field(default_factory=list)

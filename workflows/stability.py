@@ -55,7 +55,7 @@ def phonopy_check(structure: Structure, force_constants: str | Path, mesh: Grid,
 
 def stability_verdict(structure: Structure, *, ph_lowest_meV: float | None, matdyn_dos: PhononDosData,
                       force_constants: str | Path, qgrid: Grid, threshold_meV: float,
-                      phonopy_mesh: Grid | None) -> StabilityData:
+                      phonopy_mesh: Grid | None, gamma_acoustic_meV: float | None = None) -> StabilityData:
     """Stable when no frequency (ph.x q-points, matdyn DOS support, phonopy mesh) < −threshold."""
     candidates = [matdyn_dos.omega_meV[0]]  # matdyn's DOS axis starts at the mesh's lowest frequency
     if ph_lowest_meV is not None:
@@ -70,6 +70,7 @@ def stability_verdict(structure: Structure, *, ph_lowest_meV: float | None, matd
         qgrid=tuple(qgrid), ph_lowest_frequency_meV=ph_lowest_meV,
         phonopy_mesh=tuple(phonopy_mesh) if phonopy_mesh else None,
         phonopy_lowest_frequency_meV=phonopy_lowest, phonopy_pdos_max_deviation=deviation,
+        gamma_acoustic_meV=gamma_acoustic_meV,
     )
 
 
