@@ -33,6 +33,7 @@ from betenet.workflows.handlers import computed_qpoints, default_handlers, unfin
 from betenet.workflows.outputs import QETaskDoc
 from betenet.workflows.presets import SMEARINGS_PER_BATCH
 from betenet.workflows.qe_run import read_spec, run_with_handlers
+from betenet.workflows.stability import dos_lowest_meV
 
 Grid = tuple[int, int, int]
 FILDYN = "dyn"
@@ -160,14 +161,13 @@ class PhMaker(Maker):
             raise _fail("ph", here / "ph.out", f"not converged or failed: {[str(e) for e in out.errors]}")
         computed = computed_qpoints(here).values()
         freqs = [f for q in computed for f in _optical_or_finite_q(q)]
-        gamma = next((q for q in computed if np.allclose(q.q_cart_2pi_alat, 0.0)), None)
         return QETaskDoc(
             program="ph", label="ph", dir_name=str(here), job_uuid=_job_uuid(), qe_version=out.qe_version,
             wall_time_s=summary["wall_time_s"], attempts=summary["attempts"], corrections=summary["corrections"],
             parameters=summary["spec"]["parameters"], qgrid=tuple(self.qgrid), n_qpoints=len(out.grid_q_points_cart_2pi_alat),
             qpoint_range=(int(start_q), int(last_q)) if start_q is not None else None,
             lowest_frequency_meV=min(freqs) * THZ_TO_MEV if freqs else None,
-            gamma_acoustic_meV=acoustic_at_gamma_meV(gamma) if gamma is not None else None,
+            gamma_acoustic_meV=acoustic_at_gamma_meV(computed),
         )
 
 
@@ -178,9 +178,13 @@ def _optical_or_finite_q(qpoint) -> list[float]:
     return (frequencies[3:] if np.allclose(qpoint.q_cart_2pi_alat, 0.0) else frequencies).tolist()
 
 
-def acoustic_at_gamma_meV(gamma) -> float:
-    """How far ph.x's three acoustic modes at Γ are from zero: the acoustic-sum-rule violation, large when
-    the exchange-correlation potential is sampled on too coarse a density grid (alkali metals, NLCC)."""
+def acoustic_at_gamma_meV(qpoints) -> float | None:
+    """How far ph.x's three acoustic modes at Γ are from zero (None without Γ among `qpoints`): the
+    acoustic-sum-rule violation, large when the exchange-correlation potential is sampled on too coarse a
+    density grid (alkali metals, NLCC)."""
+    gamma = next((q for q in qpoints if np.allclose(q.q_cart_2pi_alat, 0.0)), None)
+    if gamma is None:
+        return None
     return float(np.sort(np.abs(np.asarray(gamma.frequencies_thz, dtype=float)))[:3].max() * THZ_TO_MEV)
 
 
@@ -306,7 +310,7 @@ class MatdynMaker(Maker):
         )
 
     def _imaginary(self, dos: PhononDosData) -> bool:
-        return self.imaginary_limit_meV is not None and dos.omega_meV[0] < -self.imaginary_limit_meV
+        return self.imaginary_limit_meV is not None and dos_lowest_meV(dos) < -self.imaginary_limit_meV
 
     def _run(self, folder: Path, params: dict[str, Any]) -> float:
         spec = {"program": "matdyn", "parameters": params, "inputs": {"dos_grid": list(self.dos_grid)}}

@@ -53,11 +53,16 @@ def phonopy_check(structure: Structure, force_constants: str | Path, mesh: Grid,
     return lowest_meV, deviation
 
 
+def dos_lowest_meV(dos: PhononDosData) -> float:
+    """Lowest frequency of a matdyn DOS: its axis starts at the mesh's lowest frequency (or 0)."""
+    return float(dos.omega_meV[0])
+
+
 def stability_verdict(structure: Structure, *, ph_lowest_meV: float | None, matdyn_dos: PhononDosData,
                       force_constants: str | Path, qgrid: Grid, threshold_meV: float,
                       phonopy_mesh: Grid | None, gamma_acoustic_meV: float | None = None) -> StabilityData:
     """Stable when no frequency (ph.x q-points, matdyn DOS support, phonopy mesh) < −threshold."""
-    candidates = [matdyn_dos.omega_meV[0]]  # matdyn's DOS axis starts at the mesh's lowest frequency
+    candidates = [dos_lowest_meV(matdyn_dos)]
     if ph_lowest_meV is not None:
         candidates.append(ph_lowest_meV)
     phonopy_lowest = deviation = None
@@ -77,7 +82,7 @@ def stability_verdict(structure: Structure, *, ph_lowest_meV: float | None, matd
 def confirm_on_elph_grid(verdict: StabilityData, fine_dos: PhononDosData) -> StabilityData:
     """The coarse verdict, revoked when the el-ph q-grid's force constants interpolate to imaginary modes
     (fcc Pb, fast preset: stable on 2×2×2, −4.9 meV on 3×3×3); QE's α²F is then meaningless (λ < 0)."""
-    lowest = float(fine_dos.omega_meV[0])  # matdyn's DOS axis starts at the mesh's lowest frequency
+    lowest = dos_lowest_meV(fine_dos)
     return verdict.model_copy(update={
         "stable": verdict.stable and lowest >= -verdict.threshold_meV,
         "elph_qgrid": tuple(fine_dos.qgrid), "elph_lowest_frequency_meV": lowest,
