@@ -22,7 +22,8 @@ import torch
 from model_common import CACHE, load_average
 
 from betenet.dataset.format import read_dataset
-from betenet.model.ensemble import train_ensemble, training_set_from_dataset
+from betenet.model.ensemble_training import train_ensemble
+from betenet.model.training_set import training_set_from_dataset
 from betenet.model.training import TrainingConfig
 
 JARVIS = Path(__file__).resolve().parents[2] / "shared" / "data" / "jarvis_supercon" / "jarvis_supercon.jsonl"

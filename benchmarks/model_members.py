@@ -17,7 +17,8 @@ import torch
 from model_common import CACHE, Timer, load_average, seed_graphs, with_random_phdos
 
 from betenet.dataset.format import DatasetRecord
-from betenet.model.ensemble import TrainingSet, train_ensemble
+from betenet.model.ensemble_training import train_ensemble
+from betenet.model.training_set import TrainingSet
 from betenet.model.loss import Targets
 from betenet.model.training import TrainingConfig
 

@@ -18,7 +18,9 @@ import numpy as np
 import torch
 from model_common import CACHE, Timer, load_average, seed_graphs, with_random_phdos
 
-from betenet.model.ensemble import Ensemble, TrainingSet, train_ensemble
+from betenet.model.ensemble import Ensemble
+from betenet.model.ensemble_training import train_ensemble
+from betenet.model.training_set import TrainingSet
 from betenet.model.graphs import GraphBatch
 from betenet.model.loss import Targets
 from betenet.model.training import TrainingConfig

@@ -21,6 +21,7 @@ BOHR_TO_ANGSTROM = 0.529177210903
 
 # The 51-bin model grid (meV) and the fine grid the targets are smoothed on.
 MODEL_GRID_MEV = np.arange(0.25, 101, 2.0)
+N_MODEL_BINS = MODEL_GRID_MEV.size  # 51: α²F targets and site-PhDOS rows alike
 FINE_GRID_MEV = np.arange(0.25, 101, 0.1)
 MODEL_GRID_STEP_MEV = 2.0
 SAVGOL_WINDOW = 101

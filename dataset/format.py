@@ -34,13 +34,12 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from betenet.physics import MODEL_GRID_MEV
+from betenet.physics import MODEL_GRID_MEV, N_MODEL_BINS
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 RECORDS_FILE = "records.jsonl"
 STRUCTURES_DIR = "structures"
-N_BINS = MODEL_GRID_MEV.size
 SPLITS = ("train", "val", "test")
 _RECORD_KEYS = (
     "id",
@@ -181,8 +180,8 @@ def _check_record(record: DatasetRecord, where: str) -> None:
 
 
 def _check_bins(values, where: str) -> None:
-    if len(values) != N_BINS:
-        raise DatasetFormatError(f"{where} has {len(values)} values; the model grid has {N_BINS} bins "
+    if len(values) != N_MODEL_BINS:
+        raise DatasetFormatError(f"{where} has {len(values)} values; the model grid has {N_MODEL_BINS} bins "
                                  "(use betenet.physics.to_model_grid)")
     if not all(math.isfinite(v) for v in values):
         raise DatasetFormatError(f"{where} contains NaN or infinite values")

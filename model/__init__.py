@@ -3,7 +3,7 @@
 Modules (import what you need; nothing heavy is imported here):
 - `graphs`: `build_graph(atoms, id, r_max=4.0, site_phdos=None) -> CrystalGraph`, `dataset_graphs(dataset,
   r_max, cache_dir)`, `GraphBatch.from_graphs(graphs, variant, dtype=...)` (all geometry evaluated once),
-  `mean_neighbour_count(graphs)`; variants "CSO" (structure only), "CPD"/"FPD" (+ coarse/fine site PhDOS).
+  `mean_neighbour_count(graphs)`.
 - `network`: `NetworkConfig` (the seed's hyper-parameters), `BeteNet(config)` — architecture
   ``betenet-gate-v1`` (frozen), the seed's state_dict layout; `forward` uses `kernels`,
   `forward_reference` runs e3nn's modules as the seed does.
@@ -11,8 +11,15 @@ Modules (import what you need; nothing heavy is imported here):
   `moments_of(a2f)` — spectra and/or λ, ω_log, Tc labels.
 - `early_stopping`: `TemperedEarlyStopping` (the seed's three regions).
 - `training`: `TrainingConfig`, `bootstrap(n, seed, member)`, `train_member(...) -> MemberResult`.
-- `ensemble`: `TrainingSet`, `training_set_from_dataset(dataset, variant, splits=("train",))`,
-  `train_ensemble(directory, data, variant=..., n_members=100, workers=1) -> Ensemble`,
-  `Ensemble.load(directory)`, `Ensemble.predict(structures | graphs | Dataset) -> Prediction`.
+- `variants`: the variant registry (`get_variant(name)`: node-attribute source, required dataset
+  features, the missing-PhDOS error) — CSO, CPD, FPD.
+- `training_set`: `TrainingSet`, `training_set_from_dataset(dataset, variant, splits=("train",))`,
+  `check_variant_fits(dataset, variant, splits)`.
+- `checkpoints`: the ensemble directory on disk (config, member checkpoints, atomic writes, hashes).
+- `ensemble_training`: `train_ensemble(directory, data, variant=..., n_members=100, workers=1) -> Ensemble`
+  (resumable; processes; progress bar).
+- `training_request`: `TrainingRequest`, `train_from_dataset(dataset, out, request)`, `member_flow` (one
+  jobflow Job per member), `dataset_from_store` (train straight from the store's documents).
+- `ensemble`: `Ensemble.load(directory)`, `Ensemble.predict(structures | graphs | Dataset) -> Prediction`.
 - `errors`: `EmptyDatasetError`, `UnseenElementError`, `MissingFeatureError`, `CheckpointError`.
 """

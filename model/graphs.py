@@ -28,24 +28,18 @@ from e3nn.math import soft_one_hot_linspace
 
 from betenet.model.errors import MissingFeatureError
 from betenet.model.kernels import RowGroups
+from betenet.model.variants import get_variant
+from betenet.physics import N_MODEL_BINS
 
 N_ELEMENTS = 118
-N_BINS = 51
-VARIANTS = ("CSO", "CPD", "FPD")
 GRAPH_FORMAT_VERSION = 1
 # Edges whose lengths agree to this many decimals (Å) share one radial-basis evaluation.
 _LENGTH_DECIMALS = 9
 
 
-def check_variant(variant: str) -> str:
-    if variant not in VARIANTS:
-        raise ValueError(f"Invalid variant={variant!r}, use one of {VARIANTS}")
-    return variant
-
-
 def node_input_dim(variant: str) -> int:
-    """118 (one-hot) for CSO; 118 + 51 (site PhDOS) for CPD/FPD."""
-    return N_ELEMENTS + (N_BINS if check_variant(variant) != "CSO" else 0)
+    """118 (one-hot) for CSO; 118 + 51 (site PhDOS) for the variants that take one."""
+    return N_ELEMENTS + (N_MODEL_BINS if get_variant(variant).needs_site_phdos else 0)
 
 
 @dataclass(frozen=True)
@@ -69,10 +63,10 @@ class CrystalGraph:
 
     def with_site_phdos(self, site_phdos) -> "CrystalGraph":
         phdos = np.asarray(site_phdos, dtype=float)
-        if phdos.shape != (self.n_atoms, N_BINS):
+        if phdos.shape != (self.n_atoms, N_MODEL_BINS):
             raise MissingFeatureError(
                 f"structure {self.id!r}: site PhDOS has shape {phdos.shape}, expected "
-                f"({self.n_atoms}, {N_BINS}) — one 51-bin row per atom in structure order"
+                f"({self.n_atoms}, {N_MODEL_BINS}) — one 51-bin row per atom in structure order"
             )
         return CrystalGraph(self.id, self.numbers, self.edge_src, self.edge_dst, self.edge_vec, phdos)
 
@@ -109,14 +103,11 @@ def node_inputs(numbers: np.ndarray, variant: str, site_phdos: np.ndarray | None
     z = np.zeros((n, N_ELEMENTS))
     x[np.arange(n), numbers - 1] = atomic_masses[numbers]
     z[np.arange(n), numbers - 1] = 1.0
-    if check_variant(variant) == "CSO":
+    kind = get_variant(variant)
+    if not kind.needs_site_phdos:
         return x, z
-    if site_phdos is None:
-        raise MissingFeatureError(
-            f"structure {graph_id!r} has no site PhDOS, which the {variant} variant needs "
-            f"({'coarse: cpd' if variant == 'CPD' else 'fine: fpd'} field of the dataset record)"
-        )
-    return np.hstack([x, np.ones((n, N_BINS))]), np.hstack([z, site_phdos])
+    kind.require_site_phdos(site_phdos, graph_id)
+    return np.hstack([x, np.ones((n, N_MODEL_BINS))]), np.hstack([z, site_phdos])
 
 
 def smooth_cutoff(x: torch.Tensor) -> torch.Tensor:

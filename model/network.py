@@ -23,7 +23,9 @@ from e3nn.nn import Gate
 from e3nn.nn.models.gate_points_2101 import Convolution, tp_path_exists
 
 from betenet.model import kernels
-from betenet.model.graphs import GraphBatch, check_variant, node_input_dim
+from betenet.model.graphs import GraphBatch, node_input_dim
+from betenet.model.variants import get_variant
+from betenet.physics import N_MODEL_BINS
 
 ARCHITECTURE = "betenet-gate-v1"
 ARCHITECTURES = (ARCHITECTURE,)
@@ -39,7 +41,7 @@ class NetworkConfig:
     variant: str = "CPD"
     num_neighbors: float = 16.85
     em_dim: int = 64
-    out_dim: int = 51
+    out_dim: int = N_MODEL_BINS
     layers: int = 2
     mul: int = 32
     lmax: int = 1
@@ -50,7 +52,7 @@ class NetworkConfig:
     architecture: str = ARCHITECTURE
 
     def __post_init__(self):
-        check_variant(self.variant)
+        get_variant(self.variant)
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"Unknown architecture={self.architecture!r}; this version knows {ARCHITECTURES}")
         for name in ("em_dim", "out_dim", "layers", "mul", "number_of_basis", "radial_layers",

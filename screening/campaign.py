@@ -8,7 +8,7 @@ Outputs of one run in its folder::
     plots/a2f_<id>.png  α²F mean with a ±1σ band, the DFT α²F overlaid when known
     evaluation/         with DFT labels: evaluation.json + parity plots
 
-and, unless asked not to, one row per prediction in the store's `predictions` collection.
+and, unless asked not to, one `PredictionDoc` per prediction in the store's `predictions` collection.
 """
 
 from __future__ import annotations
@@ -22,8 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from betenet.screening.inputs import Candidate, Rejected, candidates_from_documents, read_structure_files
-from betenet.screening.predictions import Prediction, write_csv, write_json
+from betenet.screening.inputs import (
+    Candidate,
+    Rejected,
+    candidate_from_record,
+    candidates_from_documents,
+    read_structure_files,
+)
+from betenet.screening.predictions import Prediction, to_document, write_csv, write_json
 from betenet.screening.screen import screen
 
 
@@ -73,15 +79,7 @@ def candidates_from_dataset(dataset, split: str | None = None) -> tuple[list[Can
         except ValueError as err:
             rejected.append(Rejected(record.id, source, str(err)))
             continue
-        labels = {"lambda": record.lambda_, "omega_log_K": record.omega_log_K, "omega_2_K": record.omega_2_K,
-                  "tc_K": record.tc_K}
-        phdos = {name: np.asarray(rows) for name in ("cpd", "fpd") if (rows := getattr(record, name)) is not None}
-        candidates.append(Candidate(
-            id=record.id, atoms=atoms, source=source, site_phdos=phdos,
-            labels=labels if any(v is not None for v in labels.values()) else None,
-            dft_a2f=np.asarray(record.a2f) if record.a2f is not None else None,
-            calc_id=record.extra.get("calc_id"),
-        ))
+        candidates.append(candidate_from_record(record, atoms, source, record.extra.get("calc_id")))
     return candidates, rejected
 
 
@@ -93,19 +91,14 @@ def candidates_from_store(settings, query) -> tuple[list[Candidate], list[Reject
 
 
 def match_store_documents(candidates: list[Candidate], settings) -> int:
-    """Attach the DFT labels, α²F and site PhDOS of the store's newest 'ok' document of the same crystal
-    (matched by structure fingerprint, the first half of calc_id). Returns how many matched."""
-    from betenet.dataset.build import query_documents
-    from betenet.dataset.query import NoMatchingDocumentsError, StoreQuery
-    from betenet.store.stores import get_store
+    """Attach the DFT labels, α²F and site PhDOS of the store's newest 'ok' document of the same crystal.
+    Returns how many matched."""
+    from betenet.store.stores import documents_of_structure, get_store
 
     matched = 0
     for candidate in candidates:
-        fingerprint = _fingerprint(candidate)
-        query = StoreQuery(where={"calc_id": {"$regex": f"^{re.escape(fingerprint)}-"}})
-        try:
-            docs = query_documents(get_store(settings), query)
-        except NoMatchingDocumentsError:
+        docs = [d for d in documents_of_structure(_workflow_cell(candidate), get_store(settings)) if d.status == "ok"]
+        if not docs:
             continue
         newest = max(docs, key=lambda d: d.last_updated)
         (from_doc,) = candidates_from_documents([newest])
@@ -116,14 +109,13 @@ def match_store_documents(candidates: list[Candidate], settings) -> int:
     return matched
 
 
-def _fingerprint(candidate: Candidate) -> str:
+def _workflow_cell(candidate: Candidate):
+    """The cell the DFT workflow would run this structure on (its documents are found by that cell)."""
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from betenet.qe.structure import qe_symmetric_cell
-    from betenet.store.documents import structure_fingerprint
 
-    # the workflow's calc_id fingerprints the symmetrised cell it ran on (ElectronPhononMaker.identity)
-    return structure_fingerprint(qe_symmetric_cell(AseAtomsAdaptor.get_structure(candidate.atoms)))
+    return qe_symmetric_cell(AseAtomsAdaptor.get_structure(candidate.atoms))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -134,8 +126,6 @@ def _fingerprint(candidate: Candidate) -> str:
 def run_and_report(ensemble, candidates: list[Candidate], rejected: list[Rejected], settings, *,
                    out: Path | None, mu_star: float | None = None, save: bool = True, plots: str = "top",
                    top: int = 20, tc_threshold_K: float = 5.0) -> CampaignResult:
-    from betenet.screening.training import ensemble_dataset_hash, ensemble_id
-
     result = screen(ensemble, candidates, rejected, mu_star=mu_star)
     by_id = {c.id: c for c in candidates}
     campaign = CampaignResult(result.ranked, result.rejected, result.timings_s)
@@ -147,8 +137,8 @@ def run_and_report(ensemble, candidates: list[Candidate], rejected: list[Rejecte
         campaign.evaluation = evaluate(predicted, labelled, tc_threshold_K=tc_threshold_K)
     meta = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "ensemble": {"id": ensemble_id(ensemble), "directory": str(ensemble.directory), "variant": ensemble.variant,
-                     "n_members": len(ensemble.members), "dataset_hash": ensemble_dataset_hash(ensemble)},
+        "ensemble": {"id": ensemble.id, "directory": str(ensemble.directory), "variant": ensemble.variant,
+                     "n_members": len(ensemble.members), "dataset_hash": ensemble.dataset_hash},
         "timings_s": result.timings_s,
     }
     if out is not None:
@@ -157,13 +147,11 @@ def run_and_report(ensemble, candidates: list[Candidate], rejected: list[Rejecte
         campaign.timings_s["write_s"] = time.perf_counter() - start
     if save and result.ranked:
         start = time.perf_counter()
-        from betenet.screening.results import get_predictions_store, prediction_documents, save_predictions
+        from betenet.store.documents import structure_fingerprint
+        from betenet.store.predictions import get_predictions_store, save_predictions
 
-        fingerprints = {p.id: _fingerprint(by_id[p.id]) for p in result.ranked}
-        calc_ids = {p.id: by_id[p.id].calc_id for p in result.ranked if by_id[p.id].calc_id}
-        docs = prediction_documents(result.ranked, ensemble_id=meta["ensemble"]["id"],
-                                    dataset_hash=meta["ensemble"]["dataset_hash"], variant=ensemble.variant,
-                                    fingerprints=fingerprints, calc_ids=calc_ids)
+        docs = [to_document(p, ensemble, structure_fingerprint(_workflow_cell(by_id[p.id])), by_id[p.id].calc_id)
+                for p in result.ranked]
         campaign.n_saved = save_predictions(docs, get_predictions_store(settings))
         campaign.timings_s["store_s"] = time.perf_counter() - start
     return campaign

@@ -105,23 +105,25 @@ def structure_problem(atoms) -> str | None:
     return None
 
 
+def candidate_from_record(record, atoms, source: str, calc_id: str | None) -> Candidate:
+    """A candidate carrying a dataset record's site PhDOS, DFT labels and α²F (all on the model grid)."""
+    from betenet.model.variants import SITE_PHDOS_FIELDS
+
+    labels = {"lambda": record.lambda_, "omega_log_K": record.omega_log_K, "omega_2_K": record.omega_2_K,
+              "tc_K": record.tc_K}
+    return Candidate(
+        id=record.id, atoms=atoms, source=source,
+        site_phdos={name: np.asarray(rows) for name in SITE_PHDOS_FIELDS if (rows := getattr(record, name)) is not None},
+        labels=labels if any(v is not None for v in labels.values()) else None,
+        dft_a2f=np.asarray(record.a2f) if record.a2f is not None else None, calc_id=calc_id,
+    )
+
+
 def candidates_from_documents(docs) -> list[Candidate]:
     """Candidates from ElectronPhononDocs, with site PhDOS, DFT labels and α²F on the model grid."""
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from betenet.dataset.build import record_from_document
 
-    candidates = []
-    for doc in docs:
-        record = record_from_document(doc)
-        phdos = {name: np.asarray(rows) for name in ("cpd", "fpd") if (rows := getattr(record, name)) is not None}
-        labels = None
-        if record.a2f is not None:
-            labels = {"lambda": record.lambda_, "omega_log_K": record.omega_log_K,
-                      "omega_2_K": record.omega_2_K, "tc_K": record.tc_K}
-        candidates.append(Candidate(
-            id=doc.calc_id, atoms=AseAtomsAdaptor.get_atoms(doc.structure), source=f"store document {doc.calc_id}",
-            site_phdos=phdos, labels=labels,
-            dft_a2f=np.asarray(record.a2f) if record.a2f is not None else None, calc_id=doc.calc_id,
-        ))
-    return candidates
+    return [candidate_from_record(record_from_document(doc), AseAtomsAdaptor.get_atoms(doc.structure),
+                                  f"store document {doc.calc_id}", doc.calc_id) for doc in docs]

@@ -53,6 +53,23 @@ class Prediction:
                 "a2f_std": list(self.a2f_std), "dft": self.labels}
 
 
+def to_document(prediction: Prediction, ensemble, structure_fingerprint: str, calc_id: str | None = None):
+    """The store's `PredictionDoc` of one prediction by `ensemble` (a `betenet.model.ensemble.Ensemble`)."""
+    from betenet.store.predictions import PredictionDoc
+
+    values, spread = prediction.values, prediction.spread
+    return PredictionDoc(
+        prediction_id=f"{ensemble.id}:{prediction.id}", structure_id=prediction.id, formula=prediction.formula,
+        n_atoms=prediction.n_atoms, source=prediction.source, ensemble_id=ensemble.id,
+        dataset_hash=ensemble.dataset_hash, variant=ensemble.variant, n_members=prediction.n_members,
+        mu_star=prediction.mu_star, omega_meV=MODEL_GRID_MEV.tolist(), a2f_mean=list(prediction.a2f_mean),
+        a2f_std=list(prediction.a2f_std), lambda_=values["lambda"], lambda_std=spread["lambda"],
+        omega_log_K=values["omega_log_K"], omega_log_K_std=spread["omega_log_K"], omega_2_K=values["omega_2_K"],
+        omega_2_K_std=spread["omega_2_K"], tc_K=values["tc_K"], tc_K_std=spread["tc_K"], dft=prediction.labels,
+        structure_fingerprint=structure_fingerprint, calc_id=calc_id,
+    )
+
+
 def from_model(prediction, candidates) -> list[Prediction]:
     """Rows of a `betenet.model.ensemble.Prediction` for `candidates` (in the order predicted)."""
     by_id = {c.id: c for c in candidates}

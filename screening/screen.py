@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from betenet.screening.inputs import Candidate, Rejected
 from betenet.screening.predictions import Prediction, from_model, rank_by_tc
-from betenet.screening.training import PHDOS_FIELD
 
 
 @dataclass
@@ -26,9 +25,10 @@ class ScreenResult:
 def featurise(ensemble, candidates: list[Candidate]) -> tuple[list, list[Candidate], list[Rejected]]:
     """(graphs, the candidates they belong to, rejected candidates with the reason)."""
     from betenet.model.graphs import build_graph
+    from betenet.model.variants import get_variant
 
     known = set(ensemble.elements)
-    field_name = PHDOS_FIELD.get(ensemble.variant)
+    variant = get_variant(ensemble.variant)
     graphs, kept, rejected = [], [], []
     for candidate in candidates:
         unseen = sorted(set(candidate.atoms.get_chemical_symbols()) - known)
@@ -37,15 +37,11 @@ def featurise(ensemble, candidates: list[Candidate]) -> tuple[list, list[Candida
                                      f"element(s) {' '.join(unseen)} never seen in training (the ensemble knows "
                                      f"{len(known)} elements): its prediction would be meaningless"))
             continue
-        phdos = None
-        if field_name is not None:
-            phdos = candidate.site_phdos.get(field_name)
-            if phdos is None:
-                rejected.append(Rejected(candidate.id, candidate.source,
-                                         f"no {field_name} site PhDOS, which a {ensemble.variant} ensemble needs "
-                                         "(structure files have none unless the store holds their document; "
-                                         "use a CSO ensemble)"))
-                continue
+        phdos = candidate.site_phdos.get(variant.site_phdos_field)
+        if variant.needs_site_phdos and phdos is None:
+            rejected.append(Rejected(candidate.id, candidate.source, str(variant.missing_site_phdos(
+                candidate.id, "structure files have none unless the store holds their document; use a CSO ensemble"))))
+            continue
         try:
             graph = build_graph(candidate.atoms, candidate.id, ensemble.network.r_max, site_phdos=phdos)
         except Exception as err:  # neighbour search / shape checks: the reason is what the user needs

@@ -8,20 +8,24 @@ updates its document instead of adding a second one.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Callable, TypeVar
 from urllib.parse import urlparse
 
 from jobflow import JobStore
 from maggma.core import Store, StoreError
 from maggma.stores import MongoStore, MontyStore
+from pymatgen.core import Structure
 
 from betenet.settings import BetenetSettings, get_settings
-from betenet.store.documents import ElectronPhononDoc, as_utc
+from betenet.store.documents import ElectronPhononDoc, as_utc, structure_fingerprint
 
 DOCS_COLLECTION = "electron_phonon"
 JOBS_COLLECTION = "jobs"
 OUTPUTS_COLLECTION = "job_outputs"
 DOC_KEY = "calc_id"
+T = TypeVar("T")
 
 
 def embedded_store_path(settings: BetenetSettings) -> Path:
@@ -34,7 +38,15 @@ def _database_name(settings: BetenetSettings) -> str:
     return path or settings.database
 
 
-def _make_store(collection: str, settings: BetenetSettings, key: str) -> Store:
+def describe_store(settings: BetenetSettings, collection: str = DOCS_COLLECTION) -> str:
+    """Where data came from, for manifests (no credentials: the URI's user:password is dropped)."""
+    if settings.store_uri:
+        url = urlparse(settings.store_uri)
+        return f"mongodb://{url.hostname}:{url.port or 27017} database {settings.database} collection {collection}"
+    return f"embedded store {embedded_store_path(settings)} database {settings.database} collection {collection}"
+
+
+def make_store(collection: str, settings: BetenetSettings, key: str) -> Store:
     if settings.store_uri:
         return MongoStore.from_uri(
             settings.store_uri, collection_name=collection, database=_database_name(settings), key=key
@@ -48,16 +60,32 @@ def _make_store(collection: str, settings: BetenetSettings, key: str) -> Store:
 
 def get_store(settings: BetenetSettings | None = None, collection: str = DOCS_COLLECTION) -> Store:
     """The document Store (not yet connected: `with store:` or `store.connect()`)."""
-    return _make_store(collection, settings or get_settings(), key=DOC_KEY)
+    return make_store(collection, settings or get_settings(), key=DOC_KEY)
 
 
 def get_job_store(settings: BetenetSettings | None = None) -> JobStore:
     """jobflow's JobStore on the same database as the documents (job outputs, flow bookkeeping)."""
     settings = settings or get_settings()
     return JobStore(
-        _make_store(JOBS_COLLECTION, settings, key="uuid"),
-        additional_stores={"data": _make_store(OUTPUTS_COLLECTION, settings, key="blob_uuid")},
+        make_store(JOBS_COLLECTION, settings, key="uuid"),
+        additional_stores={"data": make_store(OUTPUTS_COLLECTION, settings, key="blob_uuid")},
     )
+
+
+def with_connection(store: Store, use: Callable[[Store], T]) -> T:
+    """`use(store)`; a Store not yet connected is connected for the call and closed after.
+
+    maggma raises StoreError from an unconnected Store before it reads or writes anything, so the
+    call simply runs again once connected; a Store the caller connected stays open.
+    """
+    try:
+        return use(store)
+    except StoreError:
+        store.connect()
+        try:
+            return use(store)
+        finally:
+            store.close()
 
 
 def save_document(doc: ElectronPhononDoc, store: Store | None = None) -> ElectronPhononDoc:
@@ -65,40 +93,34 @@ def save_document(doc: ElectronPhononDoc, store: Store | None = None) -> Electro
 
     Returns the document as stored. The store is connected (and closed) here when it is not already.
     """
-    store = store or get_store()
-    opened = _ensure_connected(store)
-    try:
-        previous = store.query_one({DOC_KEY: doc.calc_id}, properties=["created_at"])
+
+    def upsert(connected: Store) -> ElectronPhononDoc:
+        stored = doc
+        previous = connected.query_one({DOC_KEY: doc.calc_id}, properties=["created_at"])
         if previous and previous.get("created_at"):
-            doc = doc.model_copy(update={"created_at": as_utc(previous["created_at"])})
-        store.update(doc.to_store(), key=DOC_KEY)
-        if not isinstance(store, MontyStore):  # montydb has no indexes; on a server, upserts want one
-            store.ensure_index(DOC_KEY)
-        return doc
-    finally:
-        if opened:
-            store.close()
+            stored = doc.model_copy(update={"created_at": as_utc(previous["created_at"])})
+        connected.update(stored.to_store(), key=DOC_KEY)
+        if not isinstance(connected, MontyStore):  # montydb has no indexes; on a server, upserts want one
+            connected.ensure_index(DOC_KEY)
+        return stored
+
+    return with_connection(store or get_store(), upsert)
 
 
 def load_document(calc_id: str, store: Store | None = None) -> ElectronPhononDoc | None:
-    store = store or get_store()
-    opened = _ensure_connected(store)
-    try:
-        raw = store.query_one({DOC_KEY: calc_id})
-    finally:
-        if opened:
-            store.close()
+    raw = with_connection(store or get_store(), lambda connected: connected.query_one({DOC_KEY: calc_id}))
     if raw is None:
         return None
     raw.pop("_id", None)
     return ElectronPhononDoc.model_validate(raw)
 
 
-def _ensure_connected(store: Store) -> bool:
-    """Connect when needed; True when this call opened the connection (and so must close it)."""
-    try:
-        store._collection  # noqa: B018 - maggma raises StoreError when not connected
-        return False
-    except StoreError:
-        store.connect()
-        return True
+def documents_of_structure(structure: Structure, store: Store | None = None) -> list[ElectronPhononDoc]:
+    """Every stored document computed for this crystal (any method or settings), whatever its cell choice.
+
+    `structure` must be the cell the workflow ran on (`betenet.qe.structure.qe_symmetric_cell`), the one its
+    calc_id was taken on; how calc_id encodes the crystal is this package's business alone.
+    """
+    criteria = {DOC_KEY: {"$regex": f"^{re.escape(structure_fingerprint(structure))}-"}}
+    raw = with_connection(store or get_store(), lambda connected: list(connected.query(criteria)))
+    return [ElectronPhononDoc.model_validate({k: v for k, v in item.items() if k != "_id"}) for item in raw]

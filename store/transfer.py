@@ -14,7 +14,7 @@ from pathlib import Path
 from maggma.core import Store
 
 from betenet.store.documents import ElectronPhononDoc
-from betenet.store.stores import DOC_KEY, _ensure_connected, get_store, save_document
+from betenet.store.stores import DOC_KEY, get_store, save_document, with_connection
 
 
 def _open(path: Path, mode: str, compressed: bool):
@@ -24,13 +24,8 @@ def _open(path: Path, mode: str, compressed: bool):
 def export_documents(path: Path | str, criteria: dict | None = None, store: Store | None = None) -> int:
     """Write the documents matching `criteria` (all by default), sorted by calc_id; returns the count."""
     path = Path(path)
-    store = store or get_store()
-    opened = _ensure_connected(store)
-    try:
-        raw = sorted(store.query(criteria or {}), key=lambda d: d[DOC_KEY])
-    finally:
-        if opened:
-            store.close()
+    raw = sorted(with_connection(store or get_store(), lambda connected: list(connected.query(criteria or {}))),
+                 key=lambda d: d[DOC_KEY])
     docs = []
     for item in raw:
         item.pop("_id", None)
@@ -65,10 +60,4 @@ def read_documents(path: Path | str) -> list[ElectronPhononDoc]:
 def import_documents(path: Path | str, store: Store | None = None) -> list[ElectronPhononDoc]:
     """Upsert every document of `path` into the store (all validated first: nothing half-imported)."""
     docs = read_documents(path)
-    store = store or get_store()
-    opened = _ensure_connected(store)
-    try:
-        return [save_document(doc, store) for doc in docs]
-    finally:
-        if opened:
-            store.close()
+    return with_connection(store or get_store(), lambda connected: [save_document(doc, connected) for doc in docs])

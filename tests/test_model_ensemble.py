@@ -10,10 +10,12 @@ import torch
 from _model_helpers import records, structures, tiny_config
 from ase.build import bulk
 
-import betenet.model.ensemble as ensemble_module
+import betenet.model.ensemble_training as ensemble_training
 from betenet import physics
 from betenet.dataset.format import DatasetRecord, read_dataset, write_dataset
-from betenet.model.ensemble import Ensemble, TrainingSet, train_ensemble, training_set_from_dataset
+from betenet.model.ensemble import Ensemble
+from betenet.model.ensemble_training import train_ensemble
+from betenet.model.training_set import TrainingSet, training_set_from_dataset
 from betenet.model.errors import CheckpointError, EmptyDatasetError, UnseenElementError
 from betenet.model.graphs import GraphBatch
 from betenet.model.training import TrainingConfig
@@ -101,7 +103,7 @@ def test_mu_star_changes_only_tc(trained, dataset):
 
 def test_resuming_a_killed_run_trains_only_the_missing_members(tmp_path, data, trained, monkeypatch):
     directory = tmp_path / "ensemble"
-    real = ensemble_module.train_member
+    real = ensemble_training.train_member
     trained_members = []
 
     def killed_during_member_2(*args, **kwargs):
@@ -114,7 +116,7 @@ def test_resuming_a_killed_run_trains_only_the_missing_members(tmp_path, data, t
             kwargs["on_epoch"] = kill
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ensemble_module, "train_member", killed_during_member_2)
+    monkeypatch.setattr(ensemble_training, "train_member", killed_during_member_2)
     with pytest.raises(KeyboardInterrupt):
         _train(directory, data)
     assert trained_members == [0, 1, 2]
@@ -122,7 +124,7 @@ def test_resuming_a_killed_run_trains_only_the_missing_members(tmp_path, data, t
     assert "member_002.partial.pt" in before and "member_002.json" not in before
 
     trained_members.clear()
-    monkeypatch.setattr(ensemble_module, "train_member", lambda *a, **k: trained_members.append(a[4]) or real(*a, **k))
+    monkeypatch.setattr(ensemble_training, "train_member", lambda *a, **k: trained_members.append(a[4]) or real(*a, **k))
     resumed = _train(directory, data)
     assert trained_members == [2]  # members 0 and 1 were not touched
     after = _files(directory)

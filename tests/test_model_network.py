@@ -123,7 +123,7 @@ def test_bad_configuration_and_inputs_are_named():
         NetworkConfig(lmax=2)
     with pytest.raises(ValueError, match="Invalid mul=0"):
         NetworkConfig(mul=0)
-    with pytest.raises(MissingFeatureError, match="'Al' has no site PhDOS, which the CPD variant needs"):
+    with pytest.raises(MissingFeatureError, match="'Al' has no 'cpd' site PhDOS, which a CPD model needs"):
         _batch(graphs("CSO")[:1], "CPD")
     with pytest.raises(MissingFeatureError, match=r"shape \(2, 51\), expected \(1, 51\)"):
         graphs("CSO")[0].with_site_phdos(np.zeros((2, 51)))

@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from betenet.cli import app
 from betenet.dataset.format import read_dataset
 from betenet.model.ensemble import Ensemble
-from betenet.screening.results import get_predictions_store
+from betenet.store.documents import structure_fingerprint
+from betenet.store.predictions import get_predictions_store
 from tests.al_documents import documents, settings  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.qe
@@ -118,7 +119,7 @@ def test_store_to_screen(settings, documents, tmp_path):
     assert len({s["ensemble_id"] for s in stored}) == 1
     by_structure = {s["structure_id"]: s for s in stored}
     assert by_structure["al405"]["calc_id"] == doc.calc_id  # the prediction points at the DFT document
-    assert by_structure[unstable.calc_id]["structure_fingerprint"] == unstable.calc_id.split("-")[0]
+    assert by_structure[unstable.calc_id]["structure_fingerprint"] == structure_fingerprint(unstable.structure)
     _invoke("screen", "--ensemble", tmp_path / "ens", "--out", tmp_path / "scr", "--status", "any",
             "--include-unstable", *store)
     with predictions:
@@ -144,5 +145,6 @@ def test_variant_needs_its_features(shared_dir, tmp_path):
     import_jarvis(tmp_path / "few.jsonl", tmp_path / "jarvis")
     out = _invoke("train-ensemble", tmp_path / "e", "--dataset", tmp_path / "jarvis", "--splits", "all", *TINY,
                   code=2)
-    assert "VariantMismatchError: a CPD ensemble needs the 'cpd' site PhDOS, but 6 of 6 records" in out
+    assert "MissingFeatureError: structure" in out and "has no 'cpd' site PhDOS, which a CPD model needs" in out
+    assert "6 of 6 records" in out
     assert not (tmp_path / "e" / "ensemble.json").exists()  # nothing was started

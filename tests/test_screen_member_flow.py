@@ -8,7 +8,7 @@ from al_documents import documents  # noqa: F401  (session fixture: real Al docu
 from betenet.dataset.build import SplitSpec, build_dataset
 from betenet.dataset.format import read_dataset
 from betenet.model.ensemble import Ensemble
-from betenet.screening.training import TrainingRequest, member_flow, train_from_dataset
+from betenet.model.training_request import TrainingRequest, member_flow, train_from_dataset
 from betenet.settings import override_settings
 from betenet.store.stores import get_store, save_document
 

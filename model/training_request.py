@@ -1,16 +1,12 @@
-"""train-ensemble: from a dataset directory, or straight from the store through the same query as
-build-dataset (the dataset is written beside the ensemble and its content hash recorded in it).
+"""Train an ensemble from data: a dataset directory, or the store through the same query as build-dataset.
 
-Training itself is `betenet.model.ensemble.train_ensemble`; this module only chooses the data and
-checks up front that it fits the variant (a CPD/FPD ensemble needs the site PhDOS of every record).
-Members run one after another (`workers=1`), in parallel processes (`workers>1`), or as one jobflow
-Job each (`member_flow`), so a cluster runs them through the same engines as the DFT workflows.
+`train_from_dataset` checks up front that the data fits the variant, builds the training set and calls
+`train_ensemble`. Members run one after another (`workers=1`), in parallel processes (`workers>1`), or as
+one jobflow Job each (`member_flow`), so a cluster runs them through the same engines as the DFT workflows.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,14 +14,14 @@ from typing import Any, Sequence
 
 from jobflow import Flow, job
 
+from betenet.dataset.build import build_dataset
 from betenet.dataset.format import Dataset, read_dataset
-
-PHDOS_FIELD = {"CPD": "cpd", "FPD": "fpd"}
-
-
-class VariantMismatchError(ValueError):
-    """The data (dataset, store documents) does not carry what the model variant needs, or an
-    ensemble is asked to work with data of another variant or another dataset."""
+from betenet.model.ensemble import Ensemble
+from betenet.model.ensemble_training import train_ensemble
+from betenet.model.network import NetworkConfig
+from betenet.model.training import TrainingConfig
+from betenet.model.training_set import check_variant_fits, training_set_from_dataset
+from betenet.store.stores import DOCS_COLLECTION, describe_store, get_store
 
 
 class DatasetChangedError(ValueError):
@@ -45,33 +41,9 @@ class TrainingRequest:
     network: dict[str, Any] = field(default_factory=dict)  # NetworkConfig fields other than the seed's
 
 
-def check_variant_fits(dataset: Dataset, variant: str, splits: Sequence[str | None] | None) -> None:
-    """Every labelled record that will be trained on has the site PhDOS the variant needs."""
-    field = PHDOS_FIELD.get(variant)
-    if field is None:
-        return
-    records = [r for r in dataset.records if (splits is None or r.split in splits) and _labelled(r)]
-    lacking = [r.id for r in records if getattr(r, field) is None]
-    if lacking:
-        raise VariantMismatchError(
-            f"a {variant} ensemble needs the '{field}' site PhDOS, but {len(lacking)} of {len(records)} records "
-            f"of {dataset.directory} in splits {list(splits) if splits else 'all'} lack it (e.g. {lacking[:3]}); "
-            f"train CSO, or rebuild the dataset with --require a2f,{field}"
-        )
-
-
-def _labelled(record) -> bool:
-    """Records without any label are skipped by training (as `training_set_from_dataset` does)."""
-    return any(v is not None for v in (record.a2f, record.lambda_, record.omega_log_K, record.tc_K))
-
-
 def train_from_dataset(dataset: Dataset | Path | str, out: Path | str, request: TrainingRequest,
-                       progress: bool = True, members: Sequence[int] | None = None):
+                       progress: bool = True, members: Sequence[int] | None = None) -> Ensemble:
     """Train (or finish) the ensemble in `out` on the records of `dataset` in `request.splits`."""
-    from betenet.model.ensemble import train_ensemble, training_set_from_dataset
-    from betenet.model.network import NetworkConfig
-    from betenet.model.training import TrainingConfig
-
     dataset = dataset if isinstance(dataset, Dataset) else read_dataset(dataset)
     check_variant_fits(dataset, request.variant, request.splits)
     data = training_set_from_dataset(dataset, request.variant, splits=request.splits,
@@ -106,10 +78,6 @@ def dataset_from_store(settings, out: Path | str, query, split, require: Sequenc
     content hash); when the store changed, the ensemble's members would mix two datasets, so that is
     an error and the existing dataset is left as it is.
     """
-    from betenet.dataset.build import build_dataset
-    from betenet.dataset.cli import describe_store
-    from betenet.store.stores import DOCS_COLLECTION, get_store
-
     out = Path(out)
     target = out / "dataset"
     fresh = out / "dataset.new"
@@ -130,13 +98,3 @@ def dataset_from_store(settings, out: Path | str, query, split, require: Sequenc
         shutil.rmtree(target)
     fresh.rename(target)
     return read_dataset(target)
-
-
-def ensemble_id(ensemble) -> str:
-    """A stable short id of one trained ensemble (its configuration, creation time included)."""
-    text = json.dumps(ensemble.config, sort_keys=True, separators=(",", ":"))
-    return "ens-" + hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def ensemble_dataset_hash(ensemble) -> str | None:
-    return (ensemble.config.get("dataset") or {}).get("content_hash")

@@ -1,4 +1,5 @@
-"""The `betenet` command. Each verb lives with the code it drives; this file only wires them up."""
+"""The `betenet` command: the layer on top. Each verb module parses options, calls the library beneath
+(workflows, dataset, model, screening) and prints; no library module imports this package."""
 
 from __future__ import annotations
 
@@ -31,21 +32,15 @@ def main(
 
 
 # --- verbs (each module keeps its heavy imports inside the command) -----------------------------------
-from betenet.dataset.cli import build_dataset_command  # noqa: E402
-
-app.command("build-dataset")(build_dataset_command)
-
-from betenet.workflows.cli import run_command, submit_command  # noqa: E402
+from betenet.cli.data import build_dataset_command  # noqa: E402
+from betenet.cli.dft import run_command, submit_command  # noqa: E402
+from betenet.cli.learn import predict_command, screen_command, train_ensemble_command  # noqa: E402
+from betenet.cli.pipeline import pipeline_command  # noqa: E402
 
 app.command("run")(run_command)
 app.command("submit")(submit_command)
-
-from betenet.screening.cli import predict_command, screen_command, train_ensemble_command  # noqa: E402
-
+app.command("build-dataset")(build_dataset_command)
 app.command("train-ensemble")(train_ensemble_command)
 app.command("predict")(predict_command)
 app.command("screen")(screen_command)
-
-from betenet.pipeline import pipeline_command  # noqa: E402
-
 app.command("pipeline")(pipeline_command)

@@ -1,10 +1,8 @@
-"""`betenet build-dataset`: store query (or a JARVIS jsonl) → dataset directory.
+"""What the verbs share, written once: one-line user errors, the store options (`--store`, `--home`,
+`--database`, overriding the settings for one command, so `BETENET_STORE_URI` and the config file still
+work without them), the document filters, the split options and KEY=VALUE option lists.
 
-Heavy imports (pymatgen, maggma) happen inside the commands so `betenet --help` stays quick.
-
-Also what the data verbs share (build-dataset, train-ensemble, screen): the store options
-(`--store`, `--home`, `--database`, overriding the settings for one command, so `BETENET_STORE_URI`
-and the config file still work without them), the document filters, and one-line user errors.
+Heavy imports (pymatgen, maggma, torch) happen inside the commands so `betenet --help` stays quick.
 """
 
 from __future__ import annotations
@@ -15,16 +13,26 @@ import json
 from datetime import datetime
 from pathlib import Path
 from typing import Iterator, Optional
-from urllib.parse import urlparse
 
 import typer
 
-from betenet.model.errors import ModelError
 from betenet.settings import BetenetSettings, override_settings
 
-# Errors a user can fix: shown as one line (exit code 2) instead of a traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, LookupError, FileExistsError, FileNotFoundError,
-                                                ModelError)
+
+class InputError(Exception):
+    """A user input problem: printed as one line, exit code 2."""
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    """Errors a user can fix: shown as one line (exit code 2) instead of a traceback."""
+    from betenet.model.errors import ModelError
+
+    return ValueError, LookupError, FileExistsError, FileNotFoundError, InputError, ModelError
 
 
 def user_errors(command):
@@ -36,7 +44,7 @@ def user_errors(command):
             return command(*args, **kwargs)
         except typer.BadParameter:
             raise
-        except USER_ERRORS as err:
+        except _user_error_types() as err:
             typer.echo(f"error: {type(err).__name__}: {err}", err=True)
             raise typer.Exit(2) from err
 
@@ -59,18 +67,23 @@ def store_settings(store_uri: str | None, home: Path | None, database: str | Non
         yield settings
 
 
-def describe_store(settings: BetenetSettings, collection: str) -> str:
-    """Where the data came from, for manifests (no credentials: the URI's user:password is dropped)."""
-    if settings.store_uri:
-        url = urlparse(settings.store_uri)
-        return f"mongodb://{url.hostname}:{url.port or 27017} database {settings.database} collection {collection}"
-    from betenet.store.stores import embedded_store_path
-
-    return f"embedded store {embedded_store_path(settings)} database {settings.database} collection {collection}"
-
-
 def parse_list(text: str | None) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",") if t.strip()) if text else ()
+
+
+def parse_key_values(pairs: list[str], option: str) -> dict:
+    """['q_split=2', 'qgrid_coarse=[2,2,2]'] → {'q_split': 2, 'qgrid_coarse': [2, 2, 2]}; a value that is
+    not JSON stays a string."""
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"{option} expects KEY=VALUE, got {pair!r}")
+        try:
+            values[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            values[key.strip()] = value
+    return values
 
 
 def parse_where(text: str | None) -> dict:
@@ -107,6 +120,20 @@ def query_from_options(status: str, include_unstable: bool, method: str | None, 
     )
 
 
+# Model options (train-ensemble, pipeline).
+Network = typer.Option([], "--network", help="Network option KEY=VALUE (JSON), e.g. mul=8; repeatable (default: "
+                       "the seed's architecture).")
+VariantName = typer.Option("CSO", "--variant", help="CSO (structure only) / CPD (+ coarse site PhDOS) / FPD (+ fine).")
+
+
+def check_variant_option(variant: str) -> str:
+    from betenet.model.variants import VARIANT_NAMES
+
+    if variant not in VARIANT_NAMES:
+        raise typer.BadParameter(f"Invalid --variant {variant!r}, use one of {VARIANT_NAMES}")
+    return variant
+
+
 # Document filters (build-dataset, train-ensemble from the store, screen from the store).
 Status = typer.Option("ok", help="Document status: ok / unstable / failed / any.")
 IncludeUnstable = typer.Option(False, help="Also dynamically unstable materials (default: stable only).")
@@ -133,57 +160,3 @@ def split_from_options(test_fraction: float, val_fraction: float, seed: int, see
         return SplitSpec(assignments=seed_paper_assignments(seed_split / "indices", seed_split / "structures"),
                          label=f"seed paper indices {seed_split}")
     return SplitSpec(test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
-
-
-@user_errors
-def build_dataset_command(
-    out: Path = typer.Argument(..., help="Dataset directory to write."),
-    status: str = Status,
-    include_unstable: bool = IncludeUnstable,
-    method: Optional[str] = Method,
-    elements: Optional[str] = Elements,
-    exclude_elements: Optional[str] = ExcludeElements,
-    max_sites: Optional[int] = MaxSites,
-    since: Optional[datetime] = Since,
-    until: Optional[datetime] = Until,
-    where: Optional[str] = Where,
-    require: str = typer.Option("a2f", help="Comma list of features every record must have (a2f, cpd, fpd)."),
-    test_fraction: float = TestFraction,
-    val_fraction: float = ValFraction,
-    seed: int = SplitSeed,
-    seed_split: Optional[Path] = SeedSplit,
-    jarvis: Optional[Path] = typer.Option(
-        None, help="Import this JARVIS supercon .jsonl (moment labels, no α²F) instead of querying the store."),
-    overwrite: bool = typer.Option(False, help="Replace an existing dataset directory."),
-    store_uri: Optional[str] = StoreUri,
-    home: Optional[Path] = Home,
-    database: Optional[str] = Database,
-) -> None:
-    """Export documents from the store (or a JARVIS file) as a versioned dataset directory."""
-    if jarvis is not None:
-        _import_jarvis(jarvis, out, overwrite)
-        return
-    from betenet.dataset.build import build_dataset
-    from betenet.store.stores import DOCS_COLLECTION, get_store
-
-    query = query_from_options(status, include_unstable, method, elements, exclude_elements, max_sites, since,
-                               until, where)
-    split = split_from_options(test_fraction, val_fraction, seed, seed_split)
-
-    with store_settings(store_uri, home, database) as settings:
-        result = build_dataset(get_store(settings), out, query, split=split, require=parse_list(require),
-                               overwrite=overwrite, source=describe_store(settings, DOCS_COLLECTION))
-    manifest = result.dataset.manifest
-    typer.echo(f"{out}: {manifest.counts['records']} records from {result.n_matched} matching documents; "
-               f"splits {manifest.counts['splits']}; {manifest.content_hash}")
-    if result.unmatched_split:
-        typer.echo(f"{len(result.unmatched_split)} documents are not in the given split (split null): "
-                   f"{', '.join(result.unmatched_split[:10])}", err=True)
-
-
-def _import_jarvis(path: Path, out: Path, overwrite: bool) -> None:
-    from betenet.dataset import jarvis
-
-    dataset = jarvis.import_jarvis(path, out, overwrite=overwrite)
-    typer.echo(f"{out}: {dataset.manifest.counts['records']} JARVIS records; splits "
-               f"{dataset.manifest.counts['splits']}; {dataset.manifest.content_hash}")

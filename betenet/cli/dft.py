@@ -7,25 +7,17 @@ prints one line `error: <what> (<where>)` and exits 2, leaving the store untouch
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
 import typer
 
+from betenet.cli.options import InputError, fail, parse_key_values
+
 # programs each route needs on this machine
 REQUIRED_PROGRAMS = {"dfpt": ("pw", "ph", "q2r", "matdyn"), "epw": ("pw", "ph", "q2r", "matdyn", "epw")}
 ENGINES = ("fireworks", "jobflow-remote")
 MethodOption = typer.Option("dfpt", help="dfpt (ph.x + matdyn α²F) | epw (Wannier-interpolated α²F, epw.x)")
-
-
-class InputError(Exception):
-    """A user input problem: printed as one line, exit code 2."""
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=2)
 
 
 def read_structure(path: Path):
@@ -44,20 +36,6 @@ def read_structure(path: Path):
     if len(structure) == 0:
         raise InputError(f"{path} holds no atoms")
     return structure
-
-
-def parse_overrides(pairs: list[str]) -> dict:
-    """['q_split=2', 'qgrid_coarse=[2,2,2]'] → {'q_split': 2, 'qgrid_coarse': [2, 2, 2]}."""
-    overrides = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InputError(f"--set expects KEY=VALUE, got {pair!r}")
-        try:
-            overrides[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key.strip()] = value
-    return overrides
 
 
 def prepare(structure_files: list[Path], preset: str, overrides: dict, check_binaries: bool = True,
@@ -115,9 +93,9 @@ def run_command(
     console = Console(stderr=True)
     with override_settings(**settings):
         try:
-            maker, items = prepare(structures, preset, parse_overrides(set_), method=method)
+            maker, items = prepare(structures, preset, parse_key_values(set_, "--set"), method=method)
         except InputError as err:
-            _fail(str(err))
+            fail(str(err))
         failures = 0
         for path, structure in items:
             label = f"{structure.composition.reduced_formula} ({path.name})"
@@ -155,16 +133,16 @@ def submit_command(
     from betenet.workflows import submit
 
     if engine not in ENGINES:
-        _fail(f"Invalid engine={engine!r}, use one of {ENGINES}")
+        fail(f"Invalid engine={engine!r}, use one of {ENGINES}")
     with override_settings(**({"store_uri": store} if store else {})):
         try:
             # the programs run on the workers, not necessarily here: no binary check
-            maker, items = prepare(structures, preset, parse_overrides(set_), check_binaries=False, method=method)
+            maker, items = prepare(structures, preset, parse_key_values(set_, "--set"), check_binaries=False, method=method)
             if engine == "fireworks":
                 ids = submit.submit_fireworks([s for _, s in items], maker, get_settings())
             else:
                 ids = submit.submit_jobflow_remote([s for _, s in items], maker, project=project, worker=worker)
         except (InputError, submit.SubmitError) as err:
-            _fail(str(err))
+            fail(str(err))
     for (path, _), ident in zip(items, ids):
         typer.echo(f"{path}: submitted to {engine} as {ident}")

@@ -1,4 +1,4 @@
-"""`betenet train-ensemble`, `betenet predict`, `betenet screen`.
+"""`betenet train-ensemble`, `betenet predict`, `betenet screen`: the verbs of the learning half.
 
     train-ensemble OUT [--dataset DIR | store filters]   ensemble in OUT (dataset from the store in OUT/dataset)
     predict STRUCTURE... --ensemble DIR [--out DIR]      table; CSV/JSON and α²F plots with --out
@@ -19,7 +19,7 @@ from typing import Optional
 
 import typer
 
-from betenet.dataset.cli import (
+from betenet.cli.options import (
     Database,
     Elements as ElementsOpt,
     ExcludeElements,
@@ -27,6 +27,7 @@ from betenet.dataset.cli import (
     IncludeUnstable,
     MaxSites,
     Method,
+    Network,
     SeedSplit,
     Since,
     SplitSeed,
@@ -35,7 +36,10 @@ from betenet.dataset.cli import (
     TestFraction,
     Until,
     ValFraction,
+    VariantName,
     Where,
+    check_variant_option,
+    parse_key_values,
     parse_list,
     query_from_options,
     split_from_options,
@@ -43,7 +47,6 @@ from betenet.dataset.cli import (
     user_errors,
 )
 
-VARIANTS = ("CSO", "CPD", "FPD")
 EnsembleDir = typer.Option(..., "--ensemble", help="Trained ensemble directory (from train-ensemble).")
 MuStar = typer.Option(None, help="Coulomb pseudopotential μ* for Tc (default: the ensemble's, 0.10).")
 Save = typer.Option(True, help="Write the predictions to the store's 'predictions' collection.")
@@ -54,21 +57,11 @@ Save = typer.Option(True, help="Write the predictions to the store's 'prediction
 # ---------------------------------------------------------------------------------------------------
 
 
-def network_overrides(pairs: list[str]) -> dict:
-    overrides = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"--network expects KEY=VALUE, got {pair!r}")
-        overrides[key.strip()] = json.loads(value)
-    return overrides
-
-
 @user_errors
 def train_ensemble_command(
     out: Path = typer.Argument(..., help="Ensemble directory (created, or finished if partly trained)."),
     dataset: Optional[Path] = typer.Option(None, help="Train from this dataset directory instead of the store."),
-    variant: str = typer.Option("CSO", help="CSO (structure only) / CPD (+ coarse site PhDOS) / FPD (+ fine)."),
+    variant: str = VariantName,
     members: int = typer.Option(10, help="Bootstrap members (the seed used 100)."),
     seed: int = typer.Option(0, help="Seed of the bootstrap resamples and initialisations."),
     max_epochs: int = typer.Option(10_000, help="Epoch cap per member (tempered early stopping ends most sooner)."),
@@ -76,8 +69,7 @@ def train_ensemble_command(
     workers: int = typer.Option(1, help="Members trained in parallel processes (1 = one after another)."),
     threads: Optional[int] = typer.Option(None, help="torch threads per worker (default: all split among workers)."),
     dtype: str = typer.Option("float32", help="float32 / float64."),
-    network: list[str] = typer.Option([], "--network", help="Network option KEY=VALUE (JSON), e.g. mul=8; "
-                                      "repeatable (default: the seed's architecture)."),
+    network: list[str] = Network,
     status: str = Status,
     include_unstable: bool = IncludeUnstable,
     method: Optional[str] = Method,
@@ -97,22 +89,21 @@ def train_ensemble_command(
 ) -> None:
     """Train a bootstrap ensemble on a dataset directory, or on the store's documents (same filters as
     build-dataset; the dataset is written to OUT/dataset and its content hash recorded)."""
-    from betenet.screening.training import TrainingRequest, dataset_from_store, train_from_dataset
+    from betenet.model.training_request import TrainingRequest, dataset_from_store, train_from_dataset
+    from betenet.model.variants import get_variant
 
-    if variant not in VARIANTS:
-        raise typer.BadParameter(f"Invalid --variant {variant!r}, use one of {VARIANTS}")
+    check_variant_option(variant)
     request = TrainingRequest(
         variant=variant, n_members=members, seed=seed, max_epochs=max_epochs,
         splits=None if splits == "all" else tuple(parse_list(splits)), workers=workers, threads=threads,
-        dtype=dtype, network=network_overrides(network),
+        dtype=dtype, network=parse_key_values(network, "--network"),
     )
     if dataset is None:
         query = query_from_options(status, include_unstable, method, elements, exclude_elements, max_sites, since,
                                    until, where)
         split = split_from_options(test_fraction, val_fraction, split_seed, seed_split)
-        require = ("a2f",) + ((("cpd",) if variant == "CPD" else ("fpd",)) if variant != "CSO" else ())
         with store_settings(store_uri, home, database) as settings:
-            data = dataset_from_store(settings, out, query, split, require)
+            data = dataset_from_store(settings, out, query, split, get_variant(variant).required_features)
         typer.echo(f"dataset {data.directory}: {len(data)} records from the store, {data.content_hash}")
     else:
         from betenet.dataset.format import read_dataset

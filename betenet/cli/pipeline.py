@@ -18,6 +18,9 @@ from pathlib import Path
 
 import typer
 
+from betenet.cli.options import InputError, Network, VariantName, check_variant_option, parse_key_values
+
+
 @dataclass
 class PipelineReport:
     """What the summary prints and `summary.json` keeps."""
@@ -34,7 +37,7 @@ class PipelineReport:
 
 def run_dft_stage(structure_files: list[Path], preset: str, overrides: dict, console, report: PipelineReport) -> None:
     """Run the el-ph workflow for each structure unless the store already holds its document."""
-    from betenet.workflows.cli import prepare
+    from betenet.cli.dft import prepare
     from betenet.workflows.local import finished_document, run_structure
 
     maker, items = prepare(structure_files, preset, overrides)
@@ -71,12 +74,11 @@ def pipeline_command(
                                          "store first (e.g. a finished campaign); repeatable."),
     screen: list[Path] = typer.Option([], "--screen", help="Structures or folders to predict with the ensemble; "
                                       "repeatable."),
-    variant: str = typer.Option("CSO", help="Model variant: CSO | CPD | FPD."),
+    variant: str = VariantName,
     members: int = typer.Option(10, help="Bootstrap members (the seed used 100)."),
     max_epochs: int = typer.Option(2000, help="Epoch cap per member."),
     workers: int = typer.Option(1, help="Members trained in parallel processes."),
-    network: list[str] = typer.Option([], "--network", help="Network option KEY=VALUE (JSON), e.g. mul=8; "
-                                      "repeatable (default: the seed's architecture)."),
+    network: list[str] = Network,
     test_fraction: float = typer.Option(0.2, help="Share of the stored materials held out for evaluation."),
     mu_star: float = typer.Option(0.10, help="μ* for the predicted Tc (Allen–Dynes)."),
     home: Path = typer.Option(None, help="Working folder (runs, embedded store, pipeline outputs); "
@@ -86,10 +88,8 @@ def pipeline_command(
     """Main job: DFT for new structures → dataset → bootstrap ensemble → evaluation and screening."""
     from rich.console import Console
 
-    from betenet.screening.cli import network_overrides
-    from betenet.screening.training import TrainingRequest
+    from betenet.model.training_request import TrainingRequest
     from betenet.settings import get_settings, override_settings
-    from betenet.workflows.cli import InputError, parse_overrides
 
     console = Console(stderr=True)
     settings = {k: v for k, v in (("store_uri", store), ("home", home)) if v is not None}
@@ -98,7 +98,8 @@ def pipeline_command(
         out = Path(get_settings().home) / "pipeline"
         out.mkdir(parents=True, exist_ok=True)
         try:
-            overrides = parse_overrides(set_)
+            check_variant_option(variant)
+            overrides = parse_key_values(set_, "--set")
             for path in documents:
                 _import(path, console)
             if structures:
@@ -106,7 +107,7 @@ def pipeline_command(
                 run_dft_stage(list(structures), preset, overrides, console, report)
                 report.timings_s["dft"] = time.perf_counter() - start
             request = TrainingRequest(variant=variant, n_members=members, max_epochs=max_epochs, workers=workers,
-                                      network=network_overrides(network))
+                                      network=parse_key_values(network, "--network"))
             _learn(out, request, test_fraction, mu_star, screen, console, report)
         except (InputError, ValueError, LookupError) as err:
             typer.echo(f"error: {err}", err=True)
@@ -125,17 +126,17 @@ def _import(path: Path, console) -> None:
 def _learn(out: Path, request, test_fraction: float, mu_star: float, screen_paths: list[Path], console,
            report: PipelineReport) -> None:
     from betenet.dataset.build import SplitSpec, build_dataset
-    from betenet.dataset.cli import describe_store
     from betenet.dataset.query import StoreQuery
+    from betenet.model.training_request import train_from_dataset
+    from betenet.model.variants import get_variant
     from betenet.screening.campaign import candidates_from_dataset, candidates_from_paths, load_ensemble
     from betenet.screening.campaign import match_store_documents, run_and_report
-    from betenet.screening.training import train_from_dataset
     from betenet.settings import get_settings
-    from betenet.store.stores import DOCS_COLLECTION, get_store
+    from betenet.store.stores import DOCS_COLLECTION, describe_store, get_store
 
     settings = get_settings()
     variant = request.variant
-    require = ("a2f",) + ({"CPD": ("cpd",), "FPD": ("fpd",)}.get(variant, ()))
+    require = get_variant(variant).required_features
     start = time.perf_counter()
     built = build_dataset(get_store(settings), out / "dataset", StoreQuery(), split=SplitSpec(test_fraction=test_fraction),
                           require=require, overwrite=True, source=describe_store(settings, DOCS_COLLECTION)).dataset
