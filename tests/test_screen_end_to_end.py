@@ -75,7 +75,7 @@ def test_store_to_screen(settings, documents, tmp_path):
     out = _invoke("predict", *sorted(files.iterdir()), "--ensemble", tmp_path / "ens", "--out", tmp_path / "pred", *store)
     rejected = {row["id"]: row["reason"] for row in csv.DictReader((tmp_path / "pred" / "rejected.csv").open())}
     assert set(rejected) == {"al400", "nacl"}
-    assert "no cpd site PhDOS" in rejected["al400"] and "Cl Na never seen in training" in rejected["nacl"]
+    assert "has no 'cpd' site PhDOS" in rejected["al400"] and "Cl Na never seen in training" in rejected["nacl"]
     saved = json.loads((tmp_path / "pred" / "predictions.json").read_text())
     (al,) = saved["predictions"]
     doc = next(d for d in ok.values() if abs(d.structure.lattice.a - bulk("Al", "fcc", a=4.05).cell.lengths()[0]) < 1e-3)
