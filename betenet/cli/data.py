@@ -2,60 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from betenet.cli.options import (
-    Database,
-    Elements,
-    ExcludeElements,
-    Home,
-    IncludeUnstable,
-    MaxSites,
-    Method,
-    SeedSplit,
-    Since,
-    SplitSeed,
-    Status,
-    StoreUri,
-    TestFraction,
-    Until,
-    ValFraction,
-    Where,
+    StoreChoice,
+    document_filters,
     parse_list,
-    query_from_options,
-    split_from_options,
+    split_options,
+    store_options,
     store_settings,
     user_errors,
 )
 
 
 @user_errors
+@document_filters
+@split_options
+@store_options
 def build_dataset_command(
+    query,
+    split,
+    store: StoreChoice,
     out: Path = typer.Argument(..., help="Dataset directory to write."),
-    status: str = Status,
-    include_unstable: bool = IncludeUnstable,
-    method: Optional[str] = Method,
-    elements: Optional[str] = Elements,
-    exclude_elements: Optional[str] = ExcludeElements,
-    max_sites: Optional[int] = MaxSites,
-    since: Optional[datetime] = Since,
-    until: Optional[datetime] = Until,
-    where: Optional[str] = Where,
     require: str = typer.Option("a2f", help="Comma list of features every record must have (a2f, cpd, fpd)."),
-    test_fraction: float = TestFraction,
-    val_fraction: float = ValFraction,
-    seed: int = SplitSeed,
-    seed_split: Optional[Path] = SeedSplit,
     jarvis: Optional[Path] = typer.Option(
         None, help="Import this JARVIS supercon .jsonl (moment labels, no α²F) instead of querying the store."),
     overwrite: bool = typer.Option(False, help="Replace an existing dataset directory."),
-    store_uri: Optional[str] = StoreUri,
-    home: Optional[Path] = Home,
-    database: Optional[str] = Database,
 ) -> None:
     """Export documents from the store (or a JARVIS file) as a versioned dataset directory."""
     if jarvis is not None:
@@ -64,11 +39,7 @@ def build_dataset_command(
     from betenet.dataset.build import build_dataset
     from betenet.store.stores import DOCS_COLLECTION, describe_store, get_store
 
-    query = query_from_options(status, include_unstable, method, elements, exclude_elements, max_sites, since,
-                               until, where)
-    split = split_from_options(test_fraction, val_fraction, seed, seed_split)
-
-    with store_settings(store_uri, home, database) as settings:
+    with store_settings(store) as settings:
         result = build_dataset(get_store(settings), out, query, split=split, require=parse_list(require),
                                overwrite=overwrite, source=describe_store(settings, DOCS_COLLECTION))
     manifest = result.dataset.manifest

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import typer
 
-from betenet.cli.options import InputError, fail, parse_key_values
+from betenet.cli.options import (
+    InputError,
+    StoreChoice,
+    WorkflowSet,
+    fail,
+    parse_key_values,
+    store_options,
+    store_settings,
+)
 
 # programs each route needs on this machine
 REQUIRED_PROGRAMS = {"dfpt": ("pw", "ph", "q2r", "matdyn"), "epw": ("pw", "ph", "q2r", "matdyn", "epw")}
@@ -73,12 +81,12 @@ def prepare(structure_files: list[Path], preset: str, overrides: dict, check_bin
     return maker, items
 
 
+@store_options
 def run_command(
+    store: StoreChoice,
     structures: list[Path] = typer.Argument(..., help="Structure files (CIF, POSCAR, ...).", show_default=False),
     preset: str = typer.Option("production", help="test | fast | production"),
-    store: str = typer.Option(None, "--store", help="mongodb://host:port/db; default: embedded store under --home."),
-    home: Path = typer.Option(None, help="Working folder (runs, embedded store); default BETENET_HOME."),
-    set_: list[str] = typer.Option([], "--set", help="Override an option, KEY=VALUE (JSON value), repeatable."),
+    set_: list[str] = WorkflowSet,
     skip_finished: bool = typer.Option(False, "--skip-finished", help="Do not rerun a structure whose document "
                                        "(same settings) is already stored as ok or unstable."),
     method: str = MethodOption,
@@ -86,12 +94,10 @@ def run_command(
     """Run the electron-phonon workflow here, store the documents, print λ, ω_log and Tc."""
     from rich.console import Console
 
-    from betenet.settings import override_settings
     from betenet.workflows.local import finished_document, run_structure
 
-    settings = {k: v for k, v in (("store_uri", store), ("home", home)) if v is not None}
     console = Console(stderr=True)
-    with override_settings(**settings):
+    with store_settings(store):
         try:
             maker, items = prepare(structures, preset, parse_key_values(set_, "--set"), method=method)
         except InputError as err:
@@ -118,28 +124,29 @@ def _summary(label: str, doc) -> str:
     return f"{label}: {doc.status}: {doc.status_reason} [{doc.calc_id}]"
 
 
+@store_options
 def submit_command(
+    store: StoreChoice,
     structures: list[Path] = typer.Argument(..., help="Structure files (CIF, POSCAR, ...).", show_default=False),
     engine: str = typer.Option(..., help="fireworks | jobflow-remote"),
     preset: str = typer.Option("production", help="test | fast | production"),
-    store: str = typer.Option(None, "--store", help="mongodb://host:port/db (FireWorks needs a server)."),
-    set_: list[str] = typer.Option([], "--set", help="Override an option, KEY=VALUE (JSON value), repeatable."),
+    set_: list[str] = WorkflowSet,
     project: str = typer.Option(None, help="jobflow-remote project name (default: its current project)."),
     worker: str = typer.Option(None, help="jobflow-remote worker name (default: the project's first)."),
     method: str = MethodOption,
 ) -> None:
-    """Submit the workflow to FireWorks (LaunchPad on the store's MongoDB) or jobflow-remote."""
-    from betenet.settings import get_settings, override_settings
+    """Submit the workflow to FireWorks (LaunchPad on the store's MongoDB: give --store) or jobflow-remote."""
     from betenet.workflows import submit
 
     if engine not in ENGINES:
         fail(f"Invalid engine={engine!r}, use one of {ENGINES}")
-    with override_settings(**({"store_uri": store} if store else {})):
+    with store_settings(store) as settings:
         try:
             # the programs run on the workers, not necessarily here: no binary check
-            maker, items = prepare(structures, preset, parse_key_values(set_, "--set"), check_binaries=False, method=method)
+            maker, items = prepare(structures, preset, parse_key_values(set_, "--set"), check_binaries=False,
+                                   method=method)
             if engine == "fireworks":
-                ids = submit.submit_fireworks([s for _, s in items], maker, get_settings())
+                ids = submit.submit_fireworks([s for _, s in items], maker, settings)
             else:
                 ids = submit.submit_jobflow_remote([s for _, s in items], maker, project=project, worker=worker)
         except (InputError, submit.SubmitError) as err:

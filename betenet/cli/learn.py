@@ -13,36 +13,21 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from betenet.cli.options import (
-    Database,
-    Elements as ElementsOpt,
-    ExcludeElements,
-    Home,
-    IncludeUnstable,
-    MaxSites,
-    Method,
     Network,
-    SeedSplit,
-    Since,
-    SplitSeed,
-    Status,
-    StoreUri,
-    TestFraction,
-    Until,
-    ValFraction,
+    StoreChoice,
     VariantName,
-    Where,
     check_variant_option,
+    document_filters,
     parse_key_values,
     parse_list,
-    query_from_options,
-    split_from_options,
+    split_options,
+    store_options,
     store_settings,
     user_errors,
 )
@@ -58,7 +43,13 @@ Save = typer.Option(True, help="Write the predictions to the store's 'prediction
 
 
 @user_errors
+@document_filters
+@split_options
+@store_options
 def train_ensemble_command(
+    query,
+    split,
+    store: StoreChoice,
     out: Path = typer.Argument(..., help="Ensemble directory (created, or finished if partly trained)."),
     dataset: Optional[Path] = typer.Option(None, help="Train from this dataset directory instead of the store."),
     variant: str = VariantName,
@@ -70,22 +61,6 @@ def train_ensemble_command(
     threads: Optional[int] = typer.Option(None, help="torch threads per worker (default: all split among workers)."),
     dtype: str = typer.Option("float32", help="float32 / float64."),
     network: list[str] = Network,
-    status: str = Status,
-    include_unstable: bool = IncludeUnstable,
-    method: Optional[str] = Method,
-    elements: Optional[str] = ElementsOpt,
-    exclude_elements: Optional[str] = ExcludeElements,
-    max_sites: Optional[int] = MaxSites,
-    since: Optional[datetime] = Since,
-    until: Optional[datetime] = Until,
-    where: Optional[str] = Where,
-    test_fraction: float = TestFraction,
-    val_fraction: float = ValFraction,
-    split_seed: int = SplitSeed,
-    seed_split: Optional[Path] = SeedSplit,
-    store_uri: Optional[str] = StoreUri,
-    home: Optional[Path] = Home,
-    database: Optional[str] = Database,
 ) -> None:
     """Train a bootstrap ensemble on a dataset directory, or on the store's documents (same filters as
     build-dataset; the dataset is written to OUT/dataset and its content hash recorded)."""
@@ -99,10 +74,7 @@ def train_ensemble_command(
         dtype=dtype, network=parse_key_values(network, "--network"),
     )
     if dataset is None:
-        query = query_from_options(status, include_unstable, method, elements, exclude_elements, max_sites, since,
-                                   until, where)
-        split = split_from_options(test_fraction, val_fraction, split_seed, seed_split)
-        with store_settings(store_uri, home, database) as settings:
+        with store_settings(store) as settings:
             data = dataset_from_store(settings, out, query, split, get_variant(variant).required_features)
         typer.echo(f"dataset {data.directory}: {len(data)} records from the store, {data.content_hash}")
     else:
@@ -153,15 +125,14 @@ def _report_rejected(rejected) -> None:
 
 
 @user_errors
+@store_options
 def predict_command(
+    store: StoreChoice,
     structures: list[Path] = typer.Argument(..., help="Structure files (CIF, POSCAR, ...) or folders of them."),
     ensemble: Path = EnsembleDir,
     out: Optional[Path] = typer.Option(None, help="Write predictions.csv, predictions.json and α²F plots here."),
     mu_star: Optional[float] = MuStar,
     save: bool = Save,
-    store_uri: Optional[str] = StoreUri,
-    home: Optional[Path] = Home,
-    database: Optional[str] = Database,
 ) -> None:
     """Predict α²F (mean ± spread), λ, ω_log, ω₂ and Tc for structures; the DFT α²F is overlaid on the
     plots (and its site PhDOS used by CPD/FPD ensembles) when the store holds the structure's document."""
@@ -170,7 +141,7 @@ def predict_command(
 
     ens = load_ensemble(ensemble)
     candidates, rejected = read_structure_files(structures)
-    with store_settings(store_uri, home, database) as settings:
+    with store_settings(store) as settings:
         match_store_documents(candidates, settings)
         result = run_and_report(ens, candidates, rejected, settings, out=out, mu_star=mu_star, save=save,
                                 plots="all")
@@ -181,7 +152,11 @@ def predict_command(
 
 
 @user_errors
+@document_filters
+@store_options
 def screen_command(
+    query,
+    store: StoreChoice,
     source: Optional[list[Path]] = typer.Argument(
         None, help="Folder(s)/files of structures, or a dataset directory; none: the store's documents."),
     ensemble: Path = EnsembleDir,
@@ -191,18 +166,6 @@ def screen_command(
     tc_threshold: float = typer.Option(5.0, help="Tc (K) that counts as a hit in the evaluation's average precision."),
     mu_star: Optional[float] = MuStar,
     save: bool = Save,
-    status: str = Status,
-    include_unstable: bool = IncludeUnstable,
-    method: Optional[str] = Method,
-    elements: Optional[str] = ElementsOpt,
-    exclude_elements: Optional[str] = ExcludeElements,
-    max_sites: Optional[int] = MaxSites,
-    since: Optional[datetime] = Since,
-    until: Optional[datetime] = Until,
-    where: Optional[str] = Where,
-    store_uri: Optional[str] = StoreUri,
-    home: Optional[Path] = Home,
-    database: Optional[str] = Database,
 ) -> None:
     """Rank many structures by predicted Tc with uncertainty; with DFT labels (store documents or a
     dataset) also an evaluation: MAE/RMSE/R², parity plots, average precision vs random."""
@@ -211,12 +174,10 @@ def screen_command(
     t0 = time.perf_counter()
     ens = campaign.load_ensemble(ensemble)
     load_s = time.perf_counter() - t0
-    with store_settings(store_uri, home, database) as settings:
+    with store_settings(store) as settings:
         if source:
             candidates, rejected = campaign.candidates_from_paths(source, split)
         else:
-            query = query_from_options(status, include_unstable, method, elements, exclude_elements, max_sites,
-                                       since, until, where)
             candidates, rejected = campaign.candidates_from_store(settings, query)
         read_s = time.perf_counter() - t0 - load_s
         result = campaign.run_and_report(ens, candidates, rejected, settings, out=out, mu_star=mu_star, save=save,

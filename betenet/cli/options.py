@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import typer
 
@@ -51,18 +53,53 @@ def user_errors(command):
     return wrapper
 
 
-# The store options every data verb takes (the same spelling as `betenet run`).
-StoreUri = typer.Option(None, "--store", help="mongodb://host:port/[db]; default BETENET_STORE_URI, else the "
-                        "embedded store under --home.")
-Home = typer.Option(None, "--home", help="Working folder holding the embedded store; default BETENET_HOME.")
-Database = typer.Option(None, "--database", help="Database name; default BETENET_DATABASE.")
+def option_block(target: str, options: dict[str, tuple[Any, Any]], combine: Callable[..., Any]):
+    """Decorator giving a command a block of options written once here: typer sees `options`
+    (name → (type, typer.Option)) in place of the command's `target` parameter, and the command
+    receives `target=combine(**values)` (a query, a split, store settings)."""
+
+    def decorate(command):
+        signature = inspect.signature(command)
+        kept = [p for name, p in signature.parameters.items() if name != target]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=hint)
+                 for name, (hint, option) in options.items()]
+
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            values = {name: kwargs.pop(name) for name in options}
+            return command(*args, **kwargs, **{target: combine(**values)})
+
+        wrapper.__signature__ = signature.replace(parameters=kept + added)
+        wrapper.__annotations__ = {**{k: v for k, v in command.__annotations__.items() if k != target},
+                                   **{name: hint for name, (hint, _) in options.items()}}
+        return wrapper
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class StoreChoice:
+    """The command's --store/--home/--database (None: the settings decide)."""
+
+    store_uri: str | None = None
+    home: Path | None = None
+    database: str | None = None
+
+
+# The store options every data verb takes (the same spelling as `betenet run`): the command gets `store`.
+store_options = option_block("store", {
+    "store_uri": (Optional[str], typer.Option(None, "--store", help="mongodb://host:port/db; default "
+                                              "BETENET_STORE_URI, else the embedded store under --home.")),
+    "home": (Optional[Path], typer.Option(None, "--home", help="Working folder (run folders, the embedded store, "
+                                          "pipeline outputs); default BETENET_HOME.")),
+    "database": (Optional[str], typer.Option(None, "--database", help="Database name; default BETENET_DATABASE.")),
+}, StoreChoice)
 
 
 @contextlib.contextmanager
-def store_settings(store_uri: str | None, home: Path | None, database: str | None) -> Iterator[BetenetSettings]:
+def store_settings(choice: StoreChoice) -> Iterator[BetenetSettings]:
     """Settings with the command's store options applied."""
-    overrides = {k: v for k, v in {"store_uri": store_uri, "home": home, "database": database}.items()
-                 if v is not None}
+    overrides = {k: v for k, v in vars(choice).items() if v is not None}
     with override_settings(**overrides) as settings:
         yield settings
 
@@ -98,9 +135,9 @@ def parse_where(text: str | None) -> dict:
     return where
 
 
-def query_from_options(status: str, include_unstable: bool, method: str | None, elements: str | None,
-                       exclude_elements: str | None, max_sites: int | None, since: datetime | None,
-                       until: datetime | None, where: str | None):
+def _query(status: str, include_unstable: bool, method: str | None, elements: str | None,
+           exclude_elements: str | None, max_sites: int | None, since: datetime | None, until: datetime | None,
+           where: str | None):
     from betenet.dataset.query import METHODS, STATUSES, StoreQuery
 
     if status != "any" and status not in STATUSES:
@@ -120,6 +157,45 @@ def query_from_options(status: str, include_unstable: bool, method: str | None, 
     )
 
 
+# Document filters (build-dataset, train-ensemble from the store, screen from the store): the command gets
+# `query`, a StoreQuery.
+document_filters = option_block("query", {
+    "status": (str, typer.Option("ok", help="Document status: ok / unstable / failed / any.")),
+    "include_unstable": (bool, typer.Option(False, help="Also dynamically unstable materials (default: stable "
+                                            "only).")),
+    "method": (Optional[str], typer.Option(None, help="Only documents of this α²F route: dfpt / epw.")),
+    "elements": (Optional[str], typer.Option(None, help="Comma list: materials containing all of these.")),
+    "exclude_elements": (Optional[str], typer.Option(None, help="Comma list: materials containing none of these.")),
+    "max_sites": (Optional[int], typer.Option(None, help="At most this many atoms in the cell.")),
+    "since": (Optional[datetime], typer.Option(None, help="Documents created at/after this date (UTC).")),
+    "until": (Optional[datetime], typer.Option(None, help="Documents created before this date (UTC).")),
+    "where": (Optional[str], typer.Option(None, help="Extra Mongo criteria as JSON, ANDed with the filters.")),
+}, _query)
+
+
+def _split(test_fraction: float, val_fraction: float, split_seed: int, seed_split: Path | None):
+    from betenet.dataset.build import SplitSpec, seed_paper_assignments
+
+    if seed_split is not None:
+        return SplitSpec(assignments=seed_paper_assignments(seed_split / "indices", seed_split / "structures"),
+                         label=f"seed paper indices {seed_split}")
+    return SplitSpec(test_fraction=test_fraction, val_fraction=val_fraction, seed=split_seed)
+
+
+# How the records are split (build-dataset, train-ensemble from the store): the command gets `split`.
+split_options = option_block("split", {
+    "test_fraction": (float, typer.Option(0.2, help="Seeded split: fraction of distinct structures for test.")),
+    "val_fraction": (float, typer.Option(0.0, help="Seeded split: fraction for validation.")),
+    "split_seed": (int, typer.Option(0, "--split-seed", help="Seed of the split.")),
+    "seed_split": (Optional[Path], typer.Option(
+        None, help="Folder with the seed paper's indices/idx_{train,test}_full.txt and structures/<i>.cif: use "
+        "that split (matched by structure) instead of a seeded one.")),
+}, _split)
+
+
+# Workflow options (run, submit, pipeline).
+WorkflowSet = typer.Option([], "--set", help="Workflow option KEY=VALUE (JSON value), repeatable.")
+
 # Model options (train-ensemble, pipeline).
 Network = typer.Option([], "--network", help="Network option KEY=VALUE (JSON), e.g. mul=8; repeatable (default: "
                        "the seed's architecture).")
@@ -132,31 +208,3 @@ def check_variant_option(variant: str) -> str:
     if variant not in VARIANT_NAMES:
         raise typer.BadParameter(f"Invalid --variant {variant!r}, use one of {VARIANT_NAMES}")
     return variant
-
-
-# Document filters (build-dataset, train-ensemble from the store, screen from the store).
-Status = typer.Option("ok", help="Document status: ok / unstable / failed / any.")
-IncludeUnstable = typer.Option(False, help="Also dynamically unstable materials (default: stable only).")
-Method = typer.Option(None, help="Only documents of this α²F route: dfpt / epw.")
-Elements = typer.Option(None, help="Comma list: materials containing all of these.")
-ExcludeElements = typer.Option(None, help="Comma list: materials containing none of these.")
-MaxSites = typer.Option(None, help="At most this many atoms in the cell.")
-Since = typer.Option(None, help="Documents created at/after this date (UTC).")
-Until = typer.Option(None, help="Documents created before this date (UTC).")
-Where = typer.Option(None, help="Extra Mongo criteria as JSON, ANDed with the filters.")
-# How the records are split (build-dataset, train-ensemble from the store).
-TestFraction = typer.Option(0.2, help="Seeded split: fraction of distinct structures for test.")
-ValFraction = typer.Option(0.0, help="Seeded split: fraction for validation.")
-SplitSeed = typer.Option(0, "--split-seed", help="Seed of the split.")
-SeedSplit = typer.Option(
-    None, help="Folder with the seed paper's indices/idx_{train,test}_full.txt and structures/<i>.cif: "
-    "use that split (matched by structure) instead of a seeded one.")
-
-
-def split_from_options(test_fraction: float, val_fraction: float, seed: int, seed_split: Path | None):
-    from betenet.dataset.build import SplitSpec, seed_paper_assignments
-
-    if seed_split is not None:
-        return SplitSpec(assignments=seed_paper_assignments(seed_split / "indices", seed_split / "structures"),
-                         label=f"seed paper indices {seed_split}")
-    return SplitSpec(test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)

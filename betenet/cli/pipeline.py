@@ -18,7 +18,17 @@ from pathlib import Path
 
 import typer
 
-from betenet.cli.options import InputError, Network, VariantName, check_variant_option, parse_key_values
+from betenet.cli.options import (
+    InputError,
+    Network,
+    StoreChoice,
+    VariantName,
+    WorkflowSet,
+    check_variant_option,
+    parse_key_values,
+    store_options,
+    store_settings,
+)
 
 
 @dataclass
@@ -65,11 +75,13 @@ def _material_row(doc, origin: str, source: str) -> dict:
     }
 
 
+@store_options
 def pipeline_command(
+    store: StoreChoice,
     structures: list[Path] = typer.Argument(None, help="Structure files to compute with DFT (CIF, POSCAR, ...).",
                                             show_default=False),
     preset: str = typer.Option("fast", help="Workflow preset: test | fast | production."),
-    set_: list[str] = typer.Option([], "--set", help="Workflow option KEY=VALUE (JSON value), repeatable."),
+    set_: list[str] = WorkflowSet,
     documents: list[Path] = typer.Option([], "--documents", help="JSON(.gz) file of documents to add to the "
                                          "store first (e.g. a finished campaign); repeatable."),
     screen: list[Path] = typer.Option([], "--screen", help="Structures or folders to predict with the ensemble; "
@@ -81,21 +93,15 @@ def pipeline_command(
     network: list[str] = Network,
     test_fraction: float = typer.Option(0.2, help="Share of the stored materials held out for evaluation."),
     mu_star: float = typer.Option(0.10, help="μ* for the predicted Tc (Allen–Dynes)."),
-    home: Path = typer.Option(None, help="Working folder (runs, embedded store, pipeline outputs); "
-                              "default BETENET_HOME."),
-    store: str = typer.Option(None, "--store", help="mongodb://host:port/db; default: embedded store under home."),
 ) -> None:
     """Main job: DFT for new structures → dataset → bootstrap ensemble → evaluation and screening."""
     from rich.console import Console
 
     from betenet.model.training_request import TrainingRequest
-    from betenet.settings import get_settings, override_settings
-
     console = Console(stderr=True)
-    settings = {k: v for k, v in (("store_uri", store), ("home", home)) if v is not None}
     report = PipelineReport()
-    with override_settings(**settings):
-        out = Path(get_settings().home) / "pipeline"
+    with store_settings(store) as settings:
+        out = Path(settings.home) / "pipeline"
         out.mkdir(parents=True, exist_ok=True)
         try:
             check_variant_option(variant)
