@@ -34,6 +34,7 @@ from betenet.dataset.format import Dataset, DatasetRecord, write_dataset
 from betenet.dataset.query import NoMatchingDocumentsError, StoreQuery
 from betenet.physics import allen_dynes_tc, model_grid_moments, to_model_grid
 from betenet.store.documents import ElectronPhononDoc, PhononDosData, structure_fingerprint
+from betenet.store.stores import with_connection
 
 FEATURES = ("a2f", "cpd", "fpd")
 # a2f_all (every smearing) is the bulk of a document and not needed for a dataset.
@@ -135,13 +136,12 @@ def query_documents(store: Store, query: StoreQuery) -> list[ElectronPhononDoc]:
     """Matching documents, sorted by calc_id (so a dataset does not depend on the store's order)."""
     criteria = query.criteria()
     properties = [n for n in ElectronPhononDoc.model_fields if n not in _SKIPPED_PROPERTIES]
-    opened = _connect(store)
-    try:
-        raw = list(store.query(criteria=criteria, properties=properties))
-        total = store.count() if not raw else None
-    finally:
-        if opened:
-            store.close()
+
+    def matching(connected: Store) -> tuple[list[dict], int | None]:
+        raw = list(connected.query(criteria=criteria, properties=properties))
+        return raw, (connected.count() if not raw else None)
+
+    raw, total = with_connection(store, matching)
     if not raw:
         raise NoMatchingDocumentsError(
             f"no document matches {criteria} in {store.name} ({total} documents in all); loosen the filters "
@@ -234,15 +234,6 @@ def seed_paper_assignments(indices_dir: Path | str, structures_dir: Path | str) 
             if cif.is_file():
                 assignments[structure_fingerprint(Structure.from_file(cif))] = split
     return assignments
-
-
-def _connect(store: Store) -> bool:
-    try:
-        store._collection  # noqa: B018 - maggma raises when not connected
-        return False
-    except Exception:
-        store.connect()
-        return True
 
 
 def _jsonable(value: Any) -> Any:
