@@ -32,6 +32,7 @@ _Q_SINGLE = re.compile(
     rf"Computing dynamical matrix for\s*\n\s*q\s*=\s*\(\s*({FLOAT})\s+({FLOAT})\s+({FLOAT})\s*\)"
 )
 _NAT = re.compile(r"number of atoms/cell\s*=\s*(\d+)")
+_ALAT = re.compile(rf"lattice parameter \(alat\)\s*=\s*({FLOAT})\s*a\.u\.")
 _STAR = re.compile(r"Number of q in the star\s*=\s*(\d+)")
 # `freq (    1) =   0.17 [THz] =   5.77 [cm-1]`; very old versions wrote `omega(` instead.
 _FREQ = re.compile(
@@ -133,6 +134,7 @@ class PhOutput:
     wall_time_s: float | None
     n_atoms: int | None
     q_grid: tuple[int, int, int] | None  # ldisp grid (nq1, nq2, nq3)
+    alat_bohr: float | None  # the unit of the q-points' 2π/alat
     grid_q_points_cart_2pi_alat: np.ndarray  # (n_irreducible, 3) the run's full list; (0, 3) if none
     q_points: tuple[PhQPoint, ...]
 
@@ -290,6 +292,7 @@ def parse_ph_output(path: str | Path) -> PhOutput:
         wall_time_s=wall_time_s(text, "PHONON"),
         n_atoms=n_atoms,
         q_grid=q_grid,
+        alat_bohr=to_float(alat.group(1)) if (alat := _ALAT.search(text)) else None,
         grid_q_points_cart_2pi_alat=frozen(grid_points),
         q_points=tuple(q_points),
     )
