@@ -132,7 +132,7 @@ def beyond_limits(n_qpoints: int, n_modes: int, n_smearings: int) -> str | None:
     limits = ((n_qpoints, MAX_QPOINTS, "irreducible q-points"), (n_modes, MAX_MODES, "phonon modes"),
               (n_smearings, MAX_SMEARINGS, "el-ph smearings"))
     over = [f"{n} {what} (at most {limit})" for n, limit, what in limits if n > limit]
-    return f"lambda.x takes at most {', '.join(over)}" if over else None
+    return f"beyond lambda.x's fixed array sizes: {', '.join(over)}" if over else None
 
 
 def star_sizes(

@@ -380,13 +380,9 @@ class LambdaMaker(Maker):
     def make(self, ph_dirs: list[str], structure: Structure) -> QETaskDoc:
         structure = as_structure(structure)
         here = Path.cwd()
-        ph_list = parse_ph_output(Path(ph_dirs[0]) / "ph.out")
+        ph_list = parse_ph_output(Path(ph_dirs[0]) / "ph.out")  # every split lists all irreducible q
         computed = [q for ph_dir in ph_dirs for q in computed_qpoints(ph_dir).values()]
-        frequencies_thz = np.concatenate([q.frequencies_thz for q in computed])
-        n_smearings = max(len(q.elph) for q in computed)
-        why_not = beyond_limits(len(ph_list.grid_q_points_cart_2pi_alat), 3 * len(structure), n_smearings)
-        if why_not is None and frequencies_thz.min() < 0:
-            why_not = f"ph.x printed an imaginary frequency ({frequencies_thz.min() * THZ_TO_MEV:.2f} meV)"
+        why_not = _why_lambda_x_cannot_run(ph_list, computed, n_modes=3 * len(structure))
         if why_not is not None:
             logger.warning("lambda.x not run for %s in %s: %s", structure.composition.reduced_formula, here, why_not)
             return QETaskDoc(program="lambda", label="lambda", dir_name=str(here), job_uuid=_job_uuid(),
@@ -394,8 +390,9 @@ class LambdaMaker(Maker):
         for ph_dir in ph_dirs:
             copy_from(ph_dir, [ELPH_FILE.format(index="*")])
         qpoints, weights = star_weighted_qpoints(ph_list, structure, Path(ph_dirs[0]) / "ph.out")
-        params = {"emax_THz": round(self.emax_over_top_frequency * float(frequencies_thz.max()), 3),
-                  "degauss_THz": self.degauss_THz, "mu_star": self.mu_star}
+        top_thz = max(float(q.frequencies_thz.max()) for q in computed)
+        params = {"emax_THz": round(self.emax_over_top_frequency * top_thz, 3), "degauss_THz": self.degauss_THz,
+                  "mu_star": self.mu_star}
         inputs = {"qpoints": np.asarray(qpoints).tolist(), "weights": weights,
                   "elph_files": elph_files(here, len(qpoints))}
         summary = run_with_handlers(here, "lambda", {"program": "lambda", "parameters": params, "inputs": inputs}, [])
@@ -408,3 +405,14 @@ class LambdaMaker(Maker):
             wall_time_s=summary["wall_time_s"], attempts=summary["attempts"], parameters=params,
             qgrid=ph_list.q_grid, n_qpoints=len(qpoints), qe_lambda=rows,
         )
+
+
+def _why_lambda_x_cannot_run(ph_list, computed: list, n_modes: int) -> str | None:
+    """lambda.x's limits, or an imaginary mode at a computed q-point (Γ's acoustic ones included: lambda.x
+    takes √ω² of every mode), else None."""
+    n_smearings = max(len(q.elph) for q in computed)
+    beyond = beyond_limits(len(ph_list.grid_q_points_cart_2pi_alat), n_modes, n_smearings)
+    if beyond is not None:
+        return beyond
+    lowest_thz = min(float(q.frequencies_thz.min()) for q in computed)
+    return f"ph.x printed an imaginary frequency ({lowest_thz * THZ_TO_MEV:.2f} meV)" if lowest_thz < 0 else None
