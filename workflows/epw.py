@@ -4,8 +4,9 @@
     [vc-relax] → scf → coarse ph.x → q2r → matdyn DOS → stability gate ──unstable──→ document
                                                             └─stable──→ ph.x on the el-ph q-grid (dvscf kept)
         → q2r → matdyn (FPD) ; save/ (pp.py step) → nscf (full coarse k-grid) → epw.x → band check
-        → document: α²F per smearing + chosen, λ, ω_log, ω₂, Tc — or 'failed' with the reason when the
-          Wannier bands miss DFT or interpolated phonons are imaginary (never a λ then)
+        → document: α²F per smearing + chosen, λ, ω_log, ω₂, Tc — or 'unstable' when matdyn's phonons of
+          the el-ph q-grid are imaginary, or 'failed' with the reason when the Wannier bands miss DFT or
+          EPW's interpolated phonons are imaginary (never a λ then)
 
 The first four steps, the gate, the document Job and its builder are the DFPT flow's:
 `EpwElectronPhononMaker` subclasses `ElectronPhononMaker` and overrides its two route hooks,

@@ -186,8 +186,7 @@ class ElectronPhononMaker(Maker):
 
 def coarse_stability_verdict(settings, structure: Structure, tasks: dict) -> StabilityData:
     """The dynamic-stability verdict from the coarse-phonon tasks (ph.x, q2r.x, matdyn.x + phonopy); `settings`
-    is the DFPT or the EPW settings object (both carry qgrid_coarse, the threshold and the phonopy mesh);
-    shared by the DFPT and EPW gates."""
+    is the DFPT or the EPW settings object (both carry qgrid_coarse, the threshold and the phonopy mesh)."""
     q2r, matdyn, ph = (QETaskDoc.model_validate(tasks[k]) for k in ("q2r_coarse", "matdyn_coarse", "ph_coarse"))
     return stability_verdict(
         structure, ph_lowest_meV=ph.lowest_frequency_meV, matdyn_dos=matdyn.phonon_dos,
