@@ -25,7 +25,7 @@ AL_PSEUDO = Path("/usr/share/espresso/pseudo/Al.pz-vbc.UPF")
 
 
 def run_al(home: Path, store_uri: str | None = None, structure=None, **overrides):
-    require_qe("pw.x", "ph.x", "q2r.x", "matdyn.x")
+    require_qe("pw.x", "ph.x", "q2r.x", "matdyn.x", "lambda.x")
     database = f"t{uuid.uuid4().hex[:8]}" if store_uri else "betenet"
     with override_settings(home=home, store_uri=store_uri, database=database):
         maker = ElectronPhononMaker.from_preset("test", **overrides)
