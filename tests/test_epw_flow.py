@@ -128,4 +128,5 @@ def test_failed_checks_leave_no_lambda_in_the_document(al_epw):
         failed = build_document(*args, route=epw_route(bad_epw, bad_band))
         assert failed.status == "failed" and words in failed.status_reason
         assert failed.lambda_ is None and failed.a2f is None and failed.a2f_all == [] and failed.tc_K is None
+        assert failed.qe_lambda == []  # nor EPW's own λ table
         assert failed.phonon_dos_fine is not None  # the phonons themselves are still reported
