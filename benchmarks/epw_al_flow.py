@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
              "ph dvscf": "ph_elph", "q2r fine": "q2r_elph", "matdyn fine": "matdyn_elph", "nscf": "nscf", "epw": "epw"}
     print(f"status {doc.status}; λ(0.020 Ry) = {doc.lambda_:.4f}, ω_log = {doc.omega_log_K:.1f} K, "
           f"Tc = {doc.tc_K:.2f} K; band check max |ΔE| = "
-          f"{doc.parameters.extra['epw']['band_check']['max_abs_error_eV'] * 1000:.1f} meV")
+          f"{doc.epw.band_check.max_abs_error_eV * 1000:.1f} meV")
     print(f"load average {load_before:.1f} before, {load_after:.1f} after (2 cores, shared)\n")
     print("| Job | Job wall s | program wall s |\n| --- | ---: | ---: |")
     for name, seconds in durations.items():

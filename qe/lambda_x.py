@@ -27,7 +27,9 @@ from betenet.physics import DEFAULT_MU_STAR
 from betenet.qe.namelist import fixed
 from betenet.qe.structure import as_cell
 
-MAX_QPOINTS = 200
+MAX_QPOINTS = 200  # lambda.f90's fixed array sizes (QE 6.7): npk, nmodex, nsigx
+MAX_MODES = 100
+MAX_SMEARINGS = 50
 MAX_FILENAME_CHARS = 80
 ELPH_FILE = "elph_dir/elph.inp_lambda.{index}"
 
@@ -95,21 +97,42 @@ def lambda_input_from_ph(
             f"{ph_output}: lambda.x needs an el-ph run over every q of the grid "
             f"(electron_phonon set: {parsed.has_elph}; all q computed: {parsed.complete})"
         )
-    qpoints = parsed.grid_q_points_cart_2pi_alat
+    qpoints, weights = star_weighted_qpoints(parsed, structure, ph_output)
+    return write_lambda_input(
+        qpoints, weights, elph_files(ph_output.parent, len(qpoints)), emax_THz=emax_THz, degauss_THz=degauss_THz,
+        ngauss=ngauss, mu_star=mu_star,
+    )
+
+
+def star_weighted_qpoints(parsed_ph, structure, where: str | Path) -> tuple[np.ndarray, list[int]]:
+    """(irreducible q-points of a parsed ph.x output, Cartesian 2π/alat; their star sizes), checked to
+    add up to the q-grid. Every part of a q-split run lists all of them, so any part will do."""
+    qpoints = parsed_ph.grid_q_points_cart_2pi_alat
     weights = star_sizes(structure, qpoints)
-    n_grid = int(np.prod(parsed.q_grid))
+    n_grid = int(np.prod(parsed_ph.q_grid))
     if sum(weights) != n_grid:
         raise ValueError(
-            f"star sizes {weights} add up to {sum(weights)}, not the {parsed.q_grid} grid's {n_grid} points: "
-            "the symmetry found here differs from ph.x's (does the structure match the run?)"
+            f"{where}: star sizes {weights} add up to {sum(weights)}, not the {parsed_ph.q_grid} grid's {n_grid} "
+            "points: the symmetry found here differs from ph.x's (does the structure match the run?)"
         )
-    files = [ELPH_FILE.format(index=i) for i in range(1, len(qpoints) + 1)]
-    missing = [f for f in files if not (ph_output.parent / f).is_file()]
+    return qpoints, weights
+
+
+def elph_files(directory: str | Path, n_qpoints: int) -> list[str]:
+    """ph.x's el-ph files of q-points 1..n_qpoints, relative to `directory`, where lambda.x runs."""
+    files = [ELPH_FILE.format(index=i) for i in range(1, n_qpoints + 1)]
+    missing = [f for f in files if not (Path(directory) / f).is_file()]
     if missing:
-        raise FileNotFoundError(f"el-ph files {missing} missing beside {ph_output}")
-    return write_lambda_input(
-        qpoints, weights, files, emax_THz=emax_THz, degauss_THz=degauss_THz, ngauss=ngauss, mu_star=mu_star
-    )
+        raise FileNotFoundError(f"el-ph files {missing} missing in {directory}: did every ph.x (split) run finish?")
+    return files
+
+
+def beyond_limits(n_qpoints: int, n_modes: int, n_smearings: int) -> str | None:
+    """Why lambda.x (fixed array sizes) cannot take this run, or None when it can."""
+    limits = ((n_qpoints, MAX_QPOINTS, "irreducible q-points"), (n_modes, MAX_MODES, "phonon modes"),
+              (n_smearings, MAX_SMEARINGS, "el-ph smearings"))
+    over = [f"{n} {what} (at most {limit})" for n, limit, what in limits if n > limit]
+    return f"beyond lambda.x's fixed array sizes: {', '.join(over)}" if over else None
 
 
 def star_sizes(

@@ -22,10 +22,11 @@ from emmet.core.types.pymatgen_types.structure_adapter import StructureType
 from pymatgen.core import Structure
 
 from betenet import __version__
+from betenet.store.migrations import upgrade
 
 Method = Literal["dfpt", "epw"]
 Status = Literal["ok", "unstable", "failed"]
-DOCUMENT_VERSION = 1
+DOCUMENT_VERSION = 2  # what changed in each version: store/migrations.py
 
 
 def _utcnow() -> datetime:
@@ -86,12 +87,62 @@ class A2FData(BaseModel):
 
 
 class QELambdaRow(BaseModel):
-    """QE's own numbers for one smearing (matdyn's `lambda` file / lambda.x): a cross-check."""
+    """QE's own numbers for one smearing (matdyn's `lambda` file, lambda.x or EPW): a cross-check."""
 
     smearing_Ry: float
     lambda_: float
     omega_log_K: float | None = None
     tc_mcmillan_K: float | None = Field(default=None, description="Allen–Dynes-modified McMillan Tc, K.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# EPW diagnostics
+# ---------------------------------------------------------------------------------------------------
+
+
+class WannierBandCheck(BaseModel):
+    """Wannier-interpolated vs DFT band energies near E_F at off-grid k-points."""
+
+    n_kpoints: int
+    fermi_energy_eV: float = Field(description="Reference E_F of the window (the nscf's).")
+    window_eV: float = Field(description="Energies within ±window of E_F are compared.")
+    tolerance_eV: float
+    n_levels_compared: int
+    max_abs_error_eV: float
+    rms_error_eV: float
+    passed: bool
+    dir_name: str | None = Field(default=None, description="Run folder of the DFT bands (pw.x).")
+
+
+class InterpolatedPhononCheck(BaseModel):
+    """Sign of the Wannier-interpolated phonon frequencies on the fine q-points."""
+
+    n_qpoints: int
+    lowest_frequency_meV: float
+    threshold_meV: float = Field(description="Frequencies below −threshold count as imaginary.")
+    n_imaginary_modes: int
+    passed: bool
+
+
+class EpwDiagnostics(BaseModel):
+    """What decides whether an EPW α²F may be trusted, and how it was interpolated (method='epw' only)."""
+
+    epw_version: str = Field(description="Version printed by epw.x, e.g. '5.3.1'.")
+    fine_qgrid: tuple[int, int, int] = Field(description="EPW's fine q-grid (nqf1..nqf3).")
+    n_fine_qpoints: int = Field(description="q-points EPW interpolated (the irreducible wedge when reduced).")
+    coarse_kgrid: tuple[int, int, int] = Field(description="k-grid of the nscf EPW Wannierised (nk1..nk3).")
+    n_wannier: int = Field(description="Number of Wannier functions (nbndsub).")
+    inputepw: dict = Field(description="&inputepw as run (Wannier windows in absolute eV).")
+    wannier_spreads_A2: list[float] = Field(default_factory=list, description="Spread Ω per Wannier function, Å².")
+    wannier_omega_total_A2: float | None = Field(default=None, description="Total spread, Å² (None on a restart).")
+    disentanglement_converged: bool | None = Field(default=None, description="Wannier90's disentanglement converged.")
+    band_check: WannierBandCheck
+    interpolated_phonons: InterpolatedPhononCheck
+    phonon_smearing_meV: float = Field(description="Phonon smearing of the stored α²F (a column of EPW's a2f file).")
+    fermi_energy_nscf_eV: float = Field(description="E_F of the nscf the Wannier windows are placed from, eV.")
+    dos_states_per_spin_eV: list[float] = Field(
+        default_factory=list, description="EPW's N(E_F) per electronic smearing, states/spin/eV."
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -193,15 +244,30 @@ class ElectronPhononDoc(StructureMetadata):
     phonon_dos_fine: PhononDosData | None = Field(default=None, description="FPD: el-ph q-grid.")
     a2f_all: list[A2FData] = Field(default_factory=list, description="α²F for every el-ph smearing.")
     a2f: A2FData | None = Field(default=None, description="α²F at the chosen smearing.")
-    qe_lambda: list[QELambdaRow] = Field(default_factory=list, description="QE's own λ table.")
+    qe_lambda: list[QELambdaRow] = Field(
+        default_factory=list, description="QE's own λ table: matdyn's (interpolated α²F) or EPW's (fine-q sum)."
+    )
+    lambda_qsum: list[QELambdaRow] = Field(
+        default_factory=list,
+        description="lambda.x's λ per smearing: the star-weighted sum of ph.x's λ_qν over the el-ph q-grid, no "
+        "interpolation (compare with qe_lambda to see whether the q-grid is fine enough). Empty for EPW, for "
+        "documents older than version 2, and where lambda.x cannot run (imaginary ph.x frequencies, its limits).",
+    )
     lambda_: float | None = Field(default=None, description="λ of the chosen α²F.")
     omega_log_K: float | None = None
     omega_2_K: float | None = None
     tc_K: float | None = Field(default=None, description="Allen–Dynes Tc (f1·f2) of the chosen α²F, K.")
+    epw: EpwDiagnostics | None = Field(default=None, description="EPW route's checks and interpolation details.")
     provenance: Provenance = Field(default_factory=Provenance)
     document_version: int = DOCUMENT_VERSION
     created_at: datetime = Field(default_factory=_utcnow)
     last_updated: datetime = Field(default_factory=_utcnow)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate(cls, data):
+        """Stored documents of older versions load as the current one (store/migrations.py)."""
+        return upgrade(data, DOCUMENT_VERSION) if isinstance(data, dict) else data
 
     @field_validator("created_at", "last_updated")
     @classmethod

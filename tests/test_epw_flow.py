@@ -13,7 +13,8 @@ from ase.io import read
 from betenet.parsers.epw import parse_wannier_hr
 from betenet.settings import override_settings
 from betenet.store.stores import get_job_store
-from betenet.workflows.epw import EpwElectronPhononMaker, build_epw_document
+from betenet.workflows.documents import build_document
+from betenet.workflows.epw import EpwElectronPhononMaker, epw_route
 from betenet.workflows.epw_checks import compare_bands, wannier_eigenvalues_eV
 from betenet.workflows.epw_makers import EpwTaskDoc, band_check_kpoints
 from betenet.workflows.local import run_structure
@@ -54,7 +55,7 @@ def test_document_is_an_epw_result_with_every_smearing(al_epw):
         assert spectrum.lambda_ == pytest.approx(row.lambda_, rel=0.03)
     p = doc.parameters
     assert (p.kgrid_scf, p.qgrid_elph, p.kgrid_elph) == ((6, 6, 6), (3, 3, 3), (12, 12, 12))
-    assert p.extra["epw"]["fine_qgrid"] == [6, 6, 6] and p.extra["epw"]["n_fine_qpoints"] == 16
+    assert doc.epw.fine_qgrid == (6, 6, 6) and doc.epw.n_fine_qpoints == 16 and "epw" not in p.extra
     # coarse (2³) and fine (3³, the EPW ph.x run) phonon DOS, per site
     for dos, qgrid in ((doc.phonon_dos_coarse, (2, 2, 2)), (doc.phonon_dos_fine, (3, 3, 3))):
         assert dos.site_labels == ["Al1"] and dos.qgrid == qgrid
@@ -64,12 +65,15 @@ def test_document_is_an_epw_result_with_every_smearing(al_epw):
 
 def test_wannier_and_phonon_interpolation_checks_passed(al_epw):
     doc, _, _, epw, _ = al_epw
-    checks = doc.parameters.extra["epw"]
-    band = checks["band_check"]
-    assert band["passed"] and band["max_abs_error_eV"] < band["tolerance_eV"] and band["n_kpoints"] >= 10
-    assert len(checks["wannier_spreads_A2"]) == 9 and checks["disentanglement_converged"]
-    phonons = checks["interpolated_phonons"]
-    assert phonons["passed"] and phonons["n_qpoints"] == 16 and phonons["lowest_frequency_meV"] > -0.01
+    checks = doc.epw
+    band = checks.band_check
+    assert band.passed and band.max_abs_error_eV < band.tolerance_eV and band.n_kpoints >= 10
+    assert len(checks.wannier_spreads_A2) == 9 and checks.disentanglement_converged
+    phonons = checks.interpolated_phonons
+    assert phonons.passed and phonons.n_qpoints == 16 and phonons.lowest_frequency_meV > -0.01
+    # the el-ph-grid stability check of the DFPT route: the EPW ph.x q-grid's phonons are real
+    assert doc.stability.stable and doc.stability.elph_qgrid == (3, 3, 3)
+    assert doc.stability.elph_lowest_frequency_meV == pytest.approx(doc.phonon_dos_fine.omega_meV[0])
     # N(E_F) at 0.05 Ry: Al's free-electron-like ≈ 0.2 states/spin/eV
     assert 0.15 < epw.dos_states_per_spin_eV[-1] < 0.25
 
@@ -109,20 +113,20 @@ def test_failed_checks_leave_no_lambda_in_the_document(al_epw):
     tasks["ph_elph"] = tasks["ph_elph"].model_copy(update={"qgrid": (3, 3, 3)})
     tasks["matdyn_coarse"] = tasks["matdyn_coarse"].model_copy(update={"phonon_dos": doc.phonon_dos_coarse})
     tasks["matdyn_elph"] = tasks["matdyn_elph"].model_copy(update={"phonon_dos": doc.phonon_dos_fine})
-    band = doc.parameters.extra["epw"]["band_check"]
-    from betenet.workflows.epw_checks import InterpolatedPhononCheck, WannierBandCheck
+    from betenet.workflows.epw_checks import InterpolatedPhononCheck
 
-    good_band = WannierBandCheck.model_validate(band)
+    good_band = doc.epw.band_check
     poor_band = good_band.model_copy(update={"max_abs_error_eV": 0.4, "passed": False})
     imaginary = epw.model_copy(update={"phonons": InterpolatedPhononCheck(
         n_qpoints=16, lowest_frequency_meV=-4.2, threshold_meV=0.5, n_imaginary_modes=3, passed=False)})
     args = (maker.settings, fcc_al(), fcc_al(), doc.calc_id, [p.model_dump() for p in doc.parameters.pseudos], tasks,
             doc.stability)
-    ok = build_epw_document(*args, epw, good_band)
+    ok = build_document(*args, route=epw_route(epw, good_band))
     assert ok.status == "ok" and ok.lambda_ == pytest.approx(doc.lambda_)
     for bad_epw, bad_band, words in ((epw, poor_band, "Wannier interpolation poor"),
                                      (imaginary, good_band, "interpolated phonons imaginary")):
-        failed = build_epw_document(*args, bad_epw, bad_band)
+        failed = build_document(*args, route=epw_route(bad_epw, bad_band))
         assert failed.status == "failed" and words in failed.status_reason
         assert failed.lambda_ is None and failed.a2f is None and failed.a2f_all == [] and failed.tc_K is None
+        assert failed.qe_lambda == []  # nor EPW's own λ table
         assert failed.phonon_dos_fine is not None  # the phonons themselves are still reported

@@ -25,7 +25,7 @@ AL_PSEUDO = Path("/usr/share/espresso/pseudo/Al.pz-vbc.UPF")
 
 
 def run_al(home: Path, store_uri: str | None = None, structure=None, **overrides):
-    require_qe("pw.x", "ph.x", "q2r.x", "matdyn.x")
+    require_qe("pw.x", "ph.x", "q2r.x", "matdyn.x", "lambda.x")
     database = f"t{uuid.uuid4().hex[:8]}" if store_uri else "betenet"
     with override_settings(home=home, store_uri=store_uri, database=database):
         maker = ElectronPhononMaker.from_preset("test", **overrides)
@@ -84,6 +84,24 @@ def test_al_document_holds_everything(al_embedded):
     assert all(Path(d).is_dir() for d in doc.provenance.run_dirs.values())
 
 
+def test_lambda_x_sums_ph_x_lambdas_over_the_q_stars(al_embedded):
+    """lambda.x's λ(σ) is Σ_q w_q Σ_ν λ_qν over ph.x's irreducible q-points, w_q = star size / 8."""
+    doc = al_embedded[1]
+    ph = parse_ph_output(Path(doc.provenance.run_dirs["ph_elph"]) / "ph.out")
+    weights = np.array([q.star_size for q in ph.q_points], dtype=float)
+    assert weights.tolist() == [1.0, 4.0, 3.0]  # Γ, L, X of the 2³ grid
+    by_hand = weights @ np.array([q.lambda_per_mode.sum(axis=1) for q in ph.q_points]) / weights.sum()
+    assert [r.smearing_Ry for r in doc.lambda_qsum] == pytest.approx([a.smearing_Ry for a in doc.a2f_all])
+    for row, expected in zip(doc.lambda_qsum, by_hand):
+        assert row.lambda_ == pytest.approx(expected, abs=2e-4)  # both read ph.x's 4-decimal λ_qν
+        assert 100.0 < row.omega_log_K < 600.0
+    # the direct sum over 3 q-points vs matdyn's interpolated α²F: same physics, other q-quadrature
+    for row, interpolated in zip(doc.lambda_qsum, doc.qe_lambda):
+        if row.smearing_Ry >= 0.015:
+            assert row.lambda_ == pytest.approx(interpolated.lambda_, rel=0.25)
+    assert "lambda_elph" in doc.provenance.run_dirs
+
+
 def test_running_twice_leaves_one_document(al_embedded):
     first, second, count, _ = al_embedded
     assert count == 1
@@ -114,7 +132,8 @@ def test_unstable_cell_is_stored_without_elph(tmp_path):
     assert doc.stability.phonopy_lowest_frequency_meV < -5.0
     assert doc.a2f is None and doc.a2f_all == [] and doc.lambda_ is None and doc.tc_K is None
     assert doc.phonon_dos_coarse is not None and doc.phonon_dos_fine is None
-    assert not any(step.startswith(("ph_elph", "scf_la2F")) for step in doc.provenance.run_dirs)
+    assert not any(step.startswith(("ph_elph", "scf_la2F", "lambda_elph")) for step in doc.provenance.run_dirs)
+    assert doc.lambda_qsum == []
 
 
 def test_q_split_gives_the_same_lambda(tmp_path, al_embedded):
@@ -123,6 +142,9 @@ def test_q_split_gives_the_same_lambda(tmp_path, al_embedded):
     assert doc.lambda_ == pytest.approx(al_embedded[1].lambda_, abs=1e-3)
     for split, single in zip(doc.a2f_all, al_embedded[1].a2f_all):
         assert split.lambda_ == pytest.approx(single.lambda_, abs=1e-3)
+    # lambda.x gathers the el-ph files of every split
+    assert [r.lambda_ for r in doc.lambda_qsum] == pytest.approx([r.lambda_ for r in al_embedded[1].lambda_qsum], abs=1e-3)
+    assert len(doc.lambda_qsum) == 10
 
 
 def test_options_are_validated_before_any_job(tmp_path):

@@ -7,7 +7,7 @@
 
 from betenet.workflows.flows import ElectronPhononMaker
 from betenet.workflows.local import run_structure
-from betenet.workflows.makers import MatdynMaker, PhMaker, PwMaker, Q2rMaker
+from betenet.workflows.makers import LambdaMaker, MatdynMaker, PhMaker, PwMaker, Q2rMaker
 from betenet.workflows.powerups import update_qe_makers
 from betenet.workflows.presets import ElectronPhononSettings, InvalidOptionError, resolve_settings
 
@@ -15,6 +15,7 @@ __all__ = [
     "ElectronPhononMaker",
     "ElectronPhononSettings",
     "InvalidOptionError",
+    "LambdaMaker",
     "MatdynMaker",
     "PhMaker",
     "PwMaker",

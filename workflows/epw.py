@@ -4,13 +4,17 @@
     [vc-relax] → scf → coarse ph.x → q2r → matdyn DOS → stability gate ──unstable──→ document
                                                             └─stable──→ ph.x on the el-ph q-grid (dvscf kept)
         → q2r → matdyn (FPD) ; save/ (pp.py step) → nscf (full coarse k-grid) → epw.x → band check
-        → document: α²F per smearing + chosen, λ, ω_log, ω₂, Tc — or 'failed' with the reason when the
-          Wannier bands miss DFT or interpolated phonons are imaginary (never a λ then)
+        → document: α²F per smearing + chosen, λ, ω_log, ω₂, Tc — or 'unstable' when matdyn's phonons of
+          the el-ph q-grid are imaginary, or 'failed' with the reason when the Wannier bands miss DFT or
+          EPW's interpolated phonons are imaginary (never a λ then)
 
-The first four steps, the gate and the unstable document are the DFPT flow's Makers and Jobs;
-`EpwElectronPhononMaker` subclasses `ElectronPhononMaker` for its settings/identity plumbing.
-EPW-specific results (Wannier spreads, band check, interpolated-frequency check, EPW's own λ and
-N(E_F)) live in `parameters.extra["epw"]` of the document.
+The first four steps, the gate, the document Job and its builder are the DFPT flow's:
+`EpwElectronPhononMaker` subclasses `ElectronPhononMaker` and overrides its two route hooks,
+`elph_branch` (the Jobs the gate runs for a stable material) and `route_result` (EPW's part of the
+document). The document therefore gets the same el-ph-grid stability check as a DFPT one (the matdyn
+DOS of the EPW ph.x q-grid: an imaginary mode → 'unstable', no α²F). EPW's diagnostics (Wannier
+spreads, band check, interpolated-frequency check, N(E_F)) are the document's typed `epw` field,
+EPW's own λ its `qe_lambda`.
 """
 
 from __future__ import annotations
@@ -19,20 +23,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobflow import Flow, Response, job
+from jobflow import Flow
 from pymatgen.core import Structure
 
 from betenet.qe.params import deep_merge
-from betenet.settings import get_settings
-from betenet.store.documents import (
-    CalculationParameters,
-    ElectronPhononDoc,
-    PseudoData,
-    Provenance,
-    StabilityData,
-)
-from betenet.store.stores import get_store, save_document
-from betenet.workflows.epw_checks import WannierBandCheck
+from betenet.store.documents import EpwDiagnostics, Provenance, StabilityData, WannierBandCheck
+from betenet.workflows.documents import RouteResult, store_document
 from betenet.workflows.epw_makers import (
     BandCheckMaker,
     EpwMaker,
@@ -41,7 +37,7 @@ from betenet.workflows.epw_makers import (
     NscfMaker,
 )
 from betenet.workflows.epw_presets import RY_TO_EV, EpwSettings, resolve_epw_settings
-from betenet.workflows.flows import ElectronPhononMaker, coarse_stability_verdict, store_document
+from betenet.workflows.flows import ElectronPhononMaker
 from betenet.workflows.makers import MatdynMaker, PhMaker, Q2rMaker, choose_kgrid
 from betenet.workflows.outputs import QETaskDoc
 
@@ -106,66 +102,33 @@ class EpwElectronPhononMaker(ElectronPhononMaker):
         )
         return {step: dataclasses.replace(m, **self.maker_updates.get(type(m).__name__, {})) for step, m in makers.items()}
 
-    def make(self, structure: Structure) -> Flow:
-        """The DFPT flow's first half as it is (aligned cell, [relax], scf, coarse phonons), with the EPW
-        gate in place of the DFPT one: the same arguments, so both routes stay in step."""
-        flow = super().make(structure)
-        dfpt_gate = flow.jobs[-1]
-        if dfpt_gate.name != "stability_gate":
-            raise RuntimeError(f"expected the DFPT flow to end with its stability_gate Job, found {dfpt_gate.name!r}")
-        gate = epw_stability_gate(*dfpt_gate.function_args, **dfpt_gate.function_kwargs)
-        flow.output = None  # the DFPT gate's output: released before the gate goes
-        flow.remove_jobs(len(flow.jobs) - 1)
-        flow.add_jobs(gate)
-        flow.output = gate.output
-        return flow
+    # --- the route hooks of ElectronPhononMaker ----------------------------------------------
 
+    def elph_branch(self, structure: Structure, input_structure: Structure, calc_id: str, pseudos: list,
+                    tasks: dict, verdict: StabilityData) -> Flow:
+        """What the stability gate runs for a stable material: ph.x (dvscf kept) → q2r → matdyn (FPD);
+        save/ → nscf → epw.x → band check → document."""
+        makers = self.makers(structure)
+        scf_dir = QETaskDoc.model_validate(tasks["scf"]).dir_name
+        ph = makers["ph_epw"].make(scf_dir)
+        q2r = makers["q2r_fine"].make([ph.output.dir_name])
+        matdyn = makers["matdyn_fine"].make(q2r.output, structure, self.qgrid_elph(structure))
+        save = makers["save"].make([ph.output.dir_name])
+        nscf = makers["nscf"].make(structure, scf_dir)
+        epw = makers["epw"].make(structure, nscf.output, save_dir=save.output)
+        check = makers["band_check"].make(structure, scf_dir, epw.output)
+        tasks = {**tasks, "ph_elph": ph.output, "q2r_elph": q2r.output, "matdyn_elph": matdyn.output,
+                 "nscf": nscf.output}
+        doc = store_document(self, structure, input_structure, calc_id, pseudos, tasks, verdict,
+                             {"epw": epw.output, "band_check": check.output})
+        return Flow([ph, q2r, matdyn, save, nscf, epw, check, doc], output=doc.output, name="epw")
 
-@job
-def epw_stability_gate(maker: EpwElectronPhononMaker, structure, input_structure: Structure, calc_id: str,
-                       pseudos: list, tasks: dict) -> Response:
-    """Stable → the EPW branch; unstable → the DFPT flow's document Job (status 'unstable')."""
-    structure = _structure(structure)
-    s = maker.settings
-    verdict = coarse_stability_verdict(s, structure, tasks)
-    if not verdict.stable:
-        doc = store_document(maker, structure, input_structure, calc_id, pseudos, tasks, verdict)
-        return Response(output=verdict, replace=Flow([doc], output=doc.output, name="unstable: document"))
-    makers = maker.makers(structure)
-    scf_dir = QETaskDoc.model_validate(tasks["scf"]).dir_name
-    ph = makers["ph_epw"].make(scf_dir)
-    q2r = makers["q2r_fine"].make([ph.output.dir_name])
-    matdyn = makers["matdyn_fine"].make(q2r.output, structure, maker.qgrid_elph(structure))
-    save = makers["save"].make([ph.output.dir_name])
-    nscf = makers["nscf"].make(structure, scf_dir)
-    epw = makers["epw"].make(structure, nscf.output, save_dir=save.output)
-    check = makers["band_check"].make(structure, scf_dir, epw.output)
-    tasks = {**tasks, "ph_elph": ph.output, "q2r_elph": q2r.output, "matdyn_elph": matdyn.output,
-             "nscf": nscf.output}
-    doc = store_epw_document(maker, structure, input_structure, calc_id, pseudos, tasks, verdict, epw.output,
-                             check.output)
-    jobs = [ph, q2r, matdyn, save, nscf, epw, check, doc]
-    return Response(output=verdict, replace=Flow(jobs, output=doc.output, name="epw"))
-
-
-def _structure(structure) -> Structure:
-    return Structure.from_dict(structure) if isinstance(structure, dict) else structure
-
-
-@job
-def store_epw_document(maker: EpwElectronPhononMaker, structure, input_structure, calc_id: str, pseudos: list,
-                       tasks: dict, stability: StabilityData, epw: EpwTaskDoc, band_check: WannierBandCheck
-                       ) -> ElectronPhononDoc:
-    """Assemble the method='epw' document and upsert it into the store."""
-    doc = build_epw_document(
-        maker.settings, _structure(structure), _structure(input_structure), calc_id, pseudos,
-        {k: QETaskDoc.model_validate(v) for k, v in tasks.items()}, stability,
-        EpwTaskDoc.model_validate(epw), WannierBandCheck.model_validate(band_check),
-    )
-    settings = get_settings()
-    if maker.document_store:
-        settings = settings.model_copy(update=maker.document_store)
-    return save_document(doc, get_store(settings))
+    def route_result(self, tasks: dict[str, QETaskDoc], route_outputs: dict[str, Any]) -> RouteResult:
+        """EPW's part of the document from its epw.x and band-check outputs (empty before they ran)."""
+        if not route_outputs:  # the coarse gate found the material unstable
+            return RouteResult()
+        return epw_route(EpwTaskDoc.model_validate(route_outputs["epw"]),
+                         WannierBandCheck.model_validate(route_outputs["band_check"]))
 
 
 def failure_reason(epw: EpwTaskDoc, band_check: WannierBandCheck) -> str | None:
@@ -186,45 +149,19 @@ def failure_reason(epw: EpwTaskDoc, band_check: WannierBandCheck) -> str | None:
     return "; ".join(reasons) or None
 
 
-def build_epw_document(settings: EpwSettings, structure: Structure, input_structure: Structure, calc_id: str,
-                       pseudos: list, tasks: dict[str, QETaskDoc], stability: StabilityData, epw: EpwTaskDoc,
-                       band_check: WannierBandCheck) -> ElectronPhononDoc:
-    scf, ph, matdyn = tasks["scf"], tasks["ph_elph"], tasks["matdyn_elph"]
-    pw_system = scf.parameters.get("system", {})
-    checks = {
-        "epw_version": epw.epw_version, "fine_qgrid": epw.fine_qgrid, "n_fine_qpoints": epw.n_fine_qpoints,
-        "coarse_kgrid": epw.coarse_kgrid, "n_wannier": epw.n_wannier, "inputepw": epw.parameters,
-        "wannier_spreads_A2": epw.wannier_spreads_A2, "wannier_omega_total_A2": epw.wannier_omega_total_A2,
-        "disentanglement_converged": epw.disentanglement_converged, "band_check": band_check.model_dump(),
-        "interpolated_phonons": epw.phonons.model_dump(), "phonon_smearing_meV": epw.phonon_smearing_meV,
-        "fermi_energy_nscf_eV": epw.fermi_energy_nscf_eV, "dos_states_per_spin_eV": epw.dos_states_per_spin_eV,
-    }
-    params = CalculationParameters(
-        qe_version=scf.qe_version, preset=settings.preset, pseudos=[PseudoData.model_validate(p) for p in pseudos],
-        ecutwfc_Ry=pw_system.get("ecutwfc"), ecutrho_Ry=pw_system.get("ecutrho"), smearing=settings.smearing,
-        degauss_Ry=settings.degauss_Ry, kgrid_scf=scf.kgrid, kgrid_elph=epw.fine_kgrid,
-        qgrid_coarse=settings.qgrid_coarse, qgrid_elph=ph.qgrid, el_ph_sigma_Ry=settings.el_ph_sigma_Ry,
-        el_ph_nsigma=settings.el_ph_nsigma, chosen_smearing_Ry=settings.chosen_smearing_Ry, mu_star=settings.mu_star,
-        stability_threshold_meV=settings.stability_threshold_meV, q_split=None,
-        extra={"pw_overrides": settings.pw_overrides, "ph_overrides": settings.ph_overrides, "epw": checks},
+def epw_route(epw: EpwTaskDoc, band_check: WannierBandCheck) -> RouteResult:
+    """EPW's part of the document: its α²F and λ, the fine k-grid, the checks' verdict and diagnostics."""
+    diagnostics = EpwDiagnostics(
+        epw_version=epw.epw_version, fine_qgrid=epw.fine_qgrid, n_fine_qpoints=epw.n_fine_qpoints,
+        coarse_kgrid=epw.coarse_kgrid, n_wannier=epw.n_wannier, inputepw=epw.parameters,
+        wannier_spreads_A2=epw.wannier_spreads_A2, wannier_omega_total_A2=epw.wannier_omega_total_A2,
+        disentanglement_converged=epw.disentanglement_converged, band_check=band_check,
+        interpolated_phonons=epw.phonons, phonon_smearing_meV=epw.phonon_smearing_meV,
+        fermi_energy_nscf_eV=epw.fermi_energy_nscf_eV, dos_states_per_spin_eV=epw.dos_states_per_spin_eV,
     )
-    all_tasks = {**tasks, "epw": epw}
     provenance = Provenance(
-        job_uuids={k: t.job_uuid for k, t in all_tasks.items() if t.job_uuid},
-        run_dirs={**{k: t.dir_name for k, t in all_tasks.items()},
-                  **({"band_check": band_check.dir_name} if band_check.dir_name else {})},
-        wall_times_s={k: t.wall_time_s for k, t in all_tasks.items()},
+        job_uuids={"epw": epw.job_uuid} if epw.job_uuid else {}, wall_times_s={"epw": epw.wall_time_s},
+        run_dirs={"epw": epw.dir_name, **({"band_check": band_check.dir_name} if band_check.dir_name else {})},
     )
-    fields: dict[str, Any] = dict(
-        calc_id=calc_id, input_structure=input_structure, method="epw", parameters=params, stability=stability,
-        provenance=provenance, phonon_dos_coarse=tasks["matdyn_coarse"].phonon_dos,
-        phonon_dos_fine=matdyn.phonon_dos, qe_lambda=epw.epw_lambda,
-    )
-    reason = failure_reason(epw, band_check)
-    if reason is not None:
-        fields.update(status="failed", status_reason=reason)
-    else:
-        chosen = next(a for a in epw.a2f_all if a.smearing_index == settings.chosen_smearing_index)
-        fields.update(status="ok", a2f_all=epw.a2f_all, a2f=chosen, lambda_=chosen.lambda_,
-                      omega_log_K=chosen.omega_log_K, omega_2_K=chosen.omega_2_K, tc_K=chosen.tc_K)
-    return ElectronPhononDoc.from_structure(structure, **fields)
+    return RouteResult(a2f_all=epw.a2f_all, qe_lambda=epw.epw_lambda, kgrid_elph=epw.fine_kgrid,
+                       failure_reason=failure_reason(epw, band_check), epw=diagnostics, provenance=provenance)

@@ -14,9 +14,9 @@ On fcc Al (8³ coarse k): `Al:sp3` projections miss by up to 0.18 eV within 0.5 
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from betenet.parsers.epw import EpwLinewidths, WannierHamiltonian
+from betenet.store.documents import InterpolatedPhononCheck, WannierBandCheck  # document schema: they are stored
 
 
 def wannier_eigenvalues_eV(hamiltonian: WannierHamiltonian, k_crystal: np.ndarray) -> np.ndarray:
@@ -44,20 +44,6 @@ def wannier_eigenvalues_eV(hamiltonian: WannierHamiltonian, k_crystal: np.ndarra
     return np.linalg.eigvalsh(0.5 * (hk + hk.conj().transpose(0, 2, 1)))
 
 
-class WannierBandCheck(BaseModel):
-    """Wannier-interpolated vs DFT band energies near E_F at off-grid k-points."""
-
-    n_kpoints: int
-    fermi_energy_eV: float = Field(description="Reference E_F of the window (the nscf's).")
-    window_eV: float = Field(description="Energies within ±window of E_F are compared.")
-    tolerance_eV: float
-    n_levels_compared: int
-    max_abs_error_eV: float
-    rms_error_eV: float
-    passed: bool
-    dir_name: str | None = Field(default=None, description="Run folder of the DFT bands (pw.x).")
-
-
 def compare_bands(dft_eV: np.ndarray, wannier_eV: np.ndarray, *, fermi_energy_eV: float, window_eV: float,
                   tolerance_eV: float) -> WannierBandCheck:
     """Nearest-level distances both ways for the levels within ±window_eV of E_F, per k-point."""
@@ -78,16 +64,6 @@ def compare_bands(dft_eV: np.ndarray, wannier_eV: np.ndarray, *, fermi_energy_eV
         n_levels_compared=len(errors_eV), max_abs_error_eV=worst, rms_error_eV=float(np.sqrt(np.mean(errors_eV**2))),
         passed=worst <= tolerance_eV,
     )
-
-
-class InterpolatedPhononCheck(BaseModel):
-    """Sign of the Wannier-interpolated phonon frequencies on the fine q-points."""
-
-    n_qpoints: int
-    lowest_frequency_meV: float
-    threshold_meV: float = Field(description="Frequencies below −threshold count as imaginary.")
-    n_imaginary_modes: int
-    passed: bool
 
 
 def check_interpolated_phonons(linewidths: EpwLinewidths, threshold_meV: float) -> InterpolatedPhononCheck:

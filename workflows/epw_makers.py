@@ -50,7 +50,7 @@ from betenet.workflows.epw_checks import (
 from betenet.workflows.epw_save import collect_save
 from betenet.workflows.files import copy_from
 from betenet.workflows.handlers import default_handlers
-from betenet.workflows.makers import FILDYN, _job_uuid
+from betenet.workflows.makers import FILDYN, _job_uuid, as_structure
 from betenet.workflows.outputs import QETaskDoc
 from betenet.workflows.qe_run import run_with_handlers
 
@@ -61,10 +61,6 @@ FINE_QPOINTS_FILE = "fine_qpoints.txt"
 # What an epwread restart reads from the first run's folder besides the nscf save (checked on EPW 5.3.1:
 # epwdata/crystal/dmedata .fmt, the g(Re,Rp) file, the k maps and the Wannier gauge U(k)).
 RESTART_FILES = ["*.fmt", f"{OUTDIR}/{PREFIX}.epmatwp", f"{PREFIX}.kmap", f"{PREFIX}.kgmap", f"{PREFIX}.ukk"]
-
-
-def _structure(structure) -> Structure:
-    return Structure.from_dict(structure) if isinstance(structure, dict) else structure
 
 
 def _pw_spec(structure: Structure, parameters: dict, kpoints) -> dict:
@@ -111,7 +107,7 @@ class NscfMaker(Maker):
 
     @job
     def make(self, structure: Structure, scf_dir: str) -> QETaskDoc:
-        structure = _structure(structure)
+        structure = as_structure(structure)
         here = Path.cwd()
         copy_from(scf_dir, [f"{OUTDIR}/*.save/*", f"{OUTDIR}/*.xml"])
         spec = _pw_spec(structure, self.namelists(), full_grid_crystal(self.kgrid))
@@ -179,7 +175,7 @@ class EpwMaker(Maker):
     @job
     def make(self, structure: Structure, nscf: QETaskDoc | dict, save_dir: str | None = None,
              restart_dir: str | None = None) -> EpwTaskDoc:
-        structure = _structure(structure)
+        structure = as_structure(structure)
         nscf = QETaskDoc.model_validate(nscf) if isinstance(nscf, dict) else nscf
         here = Path.cwd()
         copy_from(nscf.dir_name, [f"{OUTDIR}/*.save/*", f"{OUTDIR}/*.xml"])
@@ -279,7 +275,7 @@ class BandCheckMaker(Maker):
     def make(self, structure: Structure, scf_dir: str, epw: EpwTaskDoc | dict) -> WannierBandCheck:
         from ase.io import read  # pw.x's band energies: ASE's espresso-out reader (the project parser has none)
 
-        structure = _structure(structure)
+        structure = as_structure(structure)
         epw = EpwTaskDoc.model_validate(epw) if isinstance(epw, dict) else epw
         here = Path.cwd()
         copy_from(scf_dir, [f"{OUTDIR}/*.save/*", f"{OUTDIR}/*.xml"])

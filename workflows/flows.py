@@ -3,12 +3,17 @@
     [vc-relax] → scf → coarse ph.x (2×2×2, no el-ph) → q2r → matdyn DOS (per site)
       → stability gate ──unstable──→ document (status 'unstable', lowest frequency, no α²F)
                        └─stable───→ dense-k scf (la2F) → ph.x el-ph [split over q-points]
-                                    → q2r (la2F, gathers the splits) → matdyn (DOS + α²F)
+                                    → q2r (la2F, gathers the splits), lambda.x (direct q-sum of λ)
+                                    → matdyn (DOS + α²F)
                                     → document (α²F every smearing + chosen, λ, ω_log, ω₂, Tc)
 
 The gate and the split are Jobs that return `Response(replace=...)`, so the el-ph branch exists only
 when the coarse phonons are stable, and the number of split Jobs follows ph.x's own q-point list.
 Every option is validated (settings, pseudopotentials, cutoffs) in `make()`, before any Job exists.
+
+The gate is shared by both routes to α²F: what it runs for a stable material is the maker's
+`elph_branch` hook, and the route's part of the document its `route_result` hook (both overridden by
+`EpwElectronPhononMaker`); the document itself is `workflows/documents.py`'s for both.
 """
 
 from __future__ import annotations
@@ -24,20 +29,24 @@ from pymatgen.core import Structure
 from betenet.qe.params import deep_merge
 from betenet.qe.pseudo import PseudoFamily
 from betenet.qe.structure import qe_symmetric_cell
-from betenet.settings import get_settings
-from betenet.store.documents import (
-    CalculationParameters,
-    ElectronPhononDoc,
-    Provenance,
-    PseudoData,
-    StabilityData,
-    calc_identity,
+from betenet.store.documents import PseudoData, StabilityData, calc_identity
+from betenet.workflows.documents import RouteResult, build_document, dfpt_route, store_document
+from betenet.workflows.makers import (
+    FLFRC,
+    LambdaMaker,
+    MatdynMaker,
+    PhMaker,
+    PwMaker,
+    Q2rMaker,
+    as_structure,
+    choose_kgrid,
 )
-from betenet.store.stores import get_store, save_document
-from betenet.workflows.makers import FLFRC, MatdynMaker, PhMaker, PwMaker, Q2rMaker, choose_kgrid
 from betenet.workflows.outputs import QETaskDoc
 from betenet.workflows.presets import ElectronPhononSettings, resolve_settings
-from betenet.workflows.stability import confirm_on_elph_grid, stability_verdict, unstable_reason
+from betenet.workflows.stability import stability_verdict
+
+# build_document lives in workflows/documents.py; local runs and tests import it from here as before
+__all__ = ["ElectronPhononMaker", "build_document", "coarse_stability_verdict", "split_elph", "stability_gate"]
 
 
 @dataclass
@@ -97,6 +106,7 @@ class ElectronPhononMaker(Maker):
             "ph_elph": PhMaker(name="ph el-ph", mode="elph", qgrid=qgrid, **common, parameters=deep_merge(
                 ph, {"el_ph_sigma": s.el_ph_sigma_Ry, "el_ph_nsigma": s.el_ph_nsigma})),
             "q2r_elph": Q2rMaker(name="q2r el-ph", la2F=True, el_ph_nsigma=s.el_ph_nsigma),
+            "lambda_elph": LambdaMaker(name="lambda el-ph", mu_star=s.mu_star),
             "matdyn_elph": MatdynMaker(name="matdyn el-ph", la2F=True, dos_grid=s.dos_grid_fine, ndos=s.ndos,
                                        el_ph_sigma_Ry=s.el_ph_sigma_Ry, mu_star=s.mu_star,
                                        imaginary_limit_meV=s.stability_threshold_meV),
@@ -146,11 +156,37 @@ class ElectronPhononMaker(Maker):
         jobs.append(gate)
         return Flow(jobs, output=gate.output, name=f"{self.name} {structure.composition.reduced_formula}")
 
+    # --- hooks of the route to α²F (EpwElectronPhononMaker overrides both) -------------------
+
+    def elph_branch(self, structure: Structure, input_structure: Structure, calc_id: str, pseudos: list,
+                    tasks: dict, verdict: StabilityData) -> Flow:
+        """What the stability gate runs for a stable material: dense-k scf → ph.x el-ph [split] → q2r,
+        lambda.x → matdyn → document."""
+        s = self.settings
+        makers = self.makers(structure)
+        scf_dir = QETaskDoc.model_validate(tasks["scf"]).dir_name
+        la2f = makers["scf_la2F"].make(structure)
+        tasks = {**tasks, "scf_la2F": la2f.output}
+        if s.q_split and s.q_split > 1:
+            # The first part computes Γ alone; its output lists ph.x's irreducible q-points for the split.
+            first = dataclasses.replace(makers["ph_elph"], name="ph el-ph q1-1").make(scf_dir, la2f.output.dir_name,
+                                                                                     1, 1)
+            split = split_elph(self, structure, input_structure, calc_id, pseudos,
+                               {**tasks, "ph_elph_q1-1": first.output}, verdict)
+            return Flow([la2f, first, split], output=split.output, name="el-ph")
+        ph = makers["ph_elph"].make(scf_dir, la2f.output.dir_name)
+        rest = _elph_tail(self, makers, structure, input_structure, calc_id, pseudos, tasks, verdict,
+                          {"ph_elph": ph.output})
+        return Flow([la2f, ph, *rest], output=rest[-1].output, name="el-ph")
+
+    def route_result(self, tasks: dict[str, QETaskDoc], route_outputs: dict[str, Any]) -> RouteResult:
+        """The route-specific part of the document; the DFPT route's outputs are all in `tasks`."""
+        return dfpt_route(self.settings, tasks)
+
 
 def coarse_stability_verdict(settings, structure: Structure, tasks: dict) -> StabilityData:
     """The dynamic-stability verdict from the coarse-phonon tasks (ph.x, q2r.x, matdyn.x + phonopy); `settings`
-    is the DFPT or the EPW settings object (both carry qgrid_coarse, the threshold and the phonopy mesh);
-    shared by the DFPT and EPW gates."""
+    is the DFPT or the EPW settings object (both carry qgrid_coarse, the threshold and the phonopy mesh)."""
     q2r, matdyn, ph = (QETaskDoc.model_validate(tasks[k]) for k in ("q2r_coarse", "matdyn_coarse", "ph_coarse"))
     return stability_verdict(
         structure, ph_lowest_meV=ph.lowest_frequency_meV, matdyn_dos=matdyn.phonon_dos,
@@ -163,34 +199,21 @@ def coarse_stability_verdict(settings, structure: Structure, tasks: dict) -> Sta
 @job
 def stability_gate(maker: ElectronPhononMaker, structure, input_structure: Structure, calc_id: str,
                    pseudos: list, tasks: dict) -> Response:
-    """Stable → replace with the el-ph branch; unstable → replace with the document Job alone."""
-    structure = _structure(structure)
-    s = maker.settings
-    verdict = coarse_stability_verdict(s, structure, tasks)
+    """Stable → replace with the maker's el-ph branch (`elph_branch`); unstable → with the document Job alone."""
+    structure = as_structure(structure)
+    verdict = coarse_stability_verdict(maker.settings, structure, tasks)
     if not verdict.stable:
         doc = store_document(maker, structure, input_structure, calc_id, pseudos, tasks, verdict)
         return Response(output=verdict, replace=Flow([doc], output=doc.output, name="unstable: document"))
-    makers = maker.makers(structure)
-    scf_dir = QETaskDoc.model_validate(tasks["scf"]).dir_name
-    la2f = makers["scf_la2F"].make(structure)
-    tasks = {**tasks, "scf_la2F": la2f.output}
-    if s.q_split and s.q_split > 1:
-        # The first part computes Γ alone; its output lists ph.x's irreducible q-points for the split.
-        first = dataclasses.replace(makers["ph_elph"], name="ph el-ph q1-1").make(scf_dir, la2f.output.dir_name, 1, 1)
-        split = split_elph(maker, structure, input_structure, calc_id, pseudos, {**tasks, "ph_elph_q1-1": first.output},
-                           verdict)
-        return Response(output=verdict, replace=Flow([la2f, first, split], output=split.output, name="el-ph"))
-    ph = makers["ph_elph"].make(scf_dir, la2f.output.dir_name)
-    rest = _elph_tail(maker, makers, structure, input_structure, calc_id, pseudos, tasks, verdict,
-                      {"ph_elph": ph.output})
-    return Response(output=verdict, replace=Flow([la2f, ph, *rest], output=rest[-1].output, name="el-ph"))
+    return Response(output=verdict, replace=maker.elph_branch(structure, input_structure, calc_id, pseudos, tasks,
+                                                             verdict))
 
 
 @job
 def split_elph(maker: ElectronPhononMaker, structure, input_structure, calc_id: str, pseudos: list,
                tasks: dict, verdict: StabilityData) -> Response:
-    """Jobs for q-points 2..n in q_split − 1 chunks (start_q/last_q); q2r gathers them with q1."""
-    structure = _structure(structure)
+    """Jobs for q-points 2..n in q_split − 1 chunks (start_q/last_q); q2r and lambda.x gather them with q1."""
+    structure = as_structure(structure)
     makers = maker.makers(structure)
     first = QETaskDoc.model_validate(tasks["ph_elph_q1-1"])
     chunks = [(a + 1, b + 1) for a, b in _chunks(first.n_qpoints - 1, maker.settings.q_split - 1)]
@@ -216,75 +239,11 @@ def _chunks(n_q: int, parts: int) -> list[tuple[int, int]]:
 
 
 def _elph_tail(maker, makers, structure, input_structure, calc_id, pseudos, tasks, verdict, ph_outputs):
-    q2r = makers["q2r_elph"].make([out.dir_name for out in ph_outputs.values()])
-    qgrid = maker.qgrid_elph(structure)
-    matdyn = makers["matdyn_elph"].make(q2r.output, structure, qgrid)
-    tasks = {**tasks, **ph_outputs, "q2r_elph": q2r.output, "matdyn_elph": matdyn.output}
+    ph_dirs = [out.dir_name for out in ph_outputs.values()]
+    q2r = makers["q2r_elph"].make(ph_dirs)
+    lambda_x = makers["lambda_elph"].make(ph_dirs, structure)
+    matdyn = makers["matdyn_elph"].make(q2r.output, structure, maker.qgrid_elph(structure))
+    tasks = {**tasks, **ph_outputs, "q2r_elph": q2r.output, "lambda_elph": lambda_x.output,
+             "matdyn_elph": matdyn.output}
     doc = store_document(maker, structure, input_structure, calc_id, pseudos, tasks, verdict)
-    return [q2r, matdyn, doc]
-
-
-def _structure(structure) -> Structure:
-    return Structure.from_dict(structure) if isinstance(structure, dict) else structure
-
-
-@job
-def store_document(maker: ElectronPhononMaker, structure, input_structure, calc_id: str, pseudos: list,
-                   tasks: dict, stability: StabilityData) -> ElectronPhononDoc:
-    """Assemble the ElectronPhononDoc from the task documents and upsert it into the store."""
-    doc = build_document(maker.settings, _structure(structure), _structure(input_structure), calc_id, pseudos,
-                         {k: QETaskDoc.model_validate(v) for k, v in tasks.items()}, stability)
-    settings = get_settings()
-    if maker.document_store:
-        settings = settings.model_copy(update=maker.document_store)
-    return save_document(doc, get_store(settings))
-
-
-def build_document(settings: ElectronPhononSettings, structure: Structure, input_structure: Structure,
-                   calc_id: str, pseudos: list, tasks: dict[str, QETaskDoc], stability: StabilityData | None,
-                   status_reason: str | None = None) -> ElectronPhononDoc:
-    """The document from whatever tasks ran; `status_reason` given → a 'failed' document."""
-    scf = tasks.get("scf")
-    pw_system = scf.parameters.get("system", {}) if scf else {}
-    la2f = tasks.get("scf_la2F")
-    elph_ph = next((t for k, t in tasks.items() if k.startswith("ph_elph")), None)
-    matdyn = tasks.get("matdyn_elph")
-    params = CalculationParameters(
-        qe_version=scf.qe_version if scf else None, preset=settings.preset,
-        pseudos=[PseudoData.model_validate(p) for p in pseudos],
-        ecutwfc_Ry=pw_system.get("ecutwfc", settings.ecutwfc_Ry),
-        ecutrho_Ry=pw_system.get("ecutrho", settings.ecutrho_Ry),
-        smearing=settings.smearing, degauss_Ry=settings.degauss_Ry,
-        kgrid_scf=scf.kgrid if scf else settings.kgrid_scf, kgrid_elph=la2f.kgrid if la2f else None,
-        qgrid_coarse=settings.qgrid_coarse, qgrid_elph=elph_ph.qgrid if elph_ph else None,
-        el_ph_sigma_Ry=settings.el_ph_sigma_Ry, el_ph_nsigma=settings.el_ph_nsigma,
-        chosen_smearing_Ry=settings.chosen_smearing_Ry, mu_star=settings.mu_star,
-        stability_threshold_meV=settings.stability_threshold_meV, q_split=settings.q_split,
-        extra={"pw_overrides": settings.pw_overrides, "ph_overrides": settings.ph_overrides},
-    )
-    provenance = Provenance(
-        job_uuids={k: t.job_uuid for k, t in tasks.items() if t.job_uuid},
-        run_dirs={k: t.dir_name for k, t in tasks.items()},
-        wall_times_s={k: t.wall_time_s for k, t in tasks.items()},
-    )
-    fields: dict[str, Any] = dict(
-        calc_id=calc_id, input_structure=input_structure, method=settings.method, parameters=params,
-        stability=stability, provenance=provenance,
-        phonon_dos_coarse=tasks["matdyn_coarse"].phonon_dos if "matdyn_coarse" in tasks else None,
-    )
-    if matdyn is not None and matdyn.phonon_dos is not None:
-        stability = confirm_on_elph_grid(stability, matdyn.phonon_dos)
-        fields["stability"] = stability
-    if status_reason is not None:
-        fields.update(status="failed", status_reason=status_reason)
-    elif not stability.stable:
-        fields.update(status="unstable", status_reason=unstable_reason(stability),
-                      phonon_dos_fine=matdyn.phonon_dos if matdyn else None)
-    else:
-        chosen = next(a for a in matdyn.a2f_all if a.smearing_index == settings.chosen_smearing_index)
-        fields.update(
-            status="ok", phonon_dos_fine=matdyn.phonon_dos, a2f_all=matdyn.a2f_all, a2f=chosen,
-            qe_lambda=matdyn.qe_lambda, lambda_=chosen.lambda_, omega_log_K=chosen.omega_log_K,
-            omega_2_K=chosen.omega_2_K, tc_K=chosen.tc_K,
-        )
-    return ElectronPhononDoc.from_structure(structure, **fields)
+    return [q2r, lambda_x, matdyn, doc]

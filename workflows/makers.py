@@ -7,6 +7,7 @@ with the handlers of `handlers.py`, and returns a `QETaskDoc` built by the proje
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,13 @@ from pymatgen.core import Structure
 
 from betenet.parsers.a2f import parse_a2f_dos
 from betenet.parsers.errors import ParseError
+from betenet.parsers.lambda_x import parse_lambda_output
 from betenet.parsers.matdyn import parse_matdyn_dos, parse_matdyn_lambda
 from betenet.parsers.ph import parse_ph_output
 from betenet.parsers.pw import parse_pw_output
 from betenet.physics import THZ_TO_MEV, superconductivity_from_a2f
 from betenet.qe.grids import kgrid_from_density
+from betenet.qe.lambda_x import ELPH_FILE, beyond_limits, elph_files, star_weighted_qpoints
 from betenet.qe.ph import ph_parameters
 from betenet.qe.pseudo import PseudoFamily
 from betenet.qe.pw import pw_parameters
@@ -39,6 +42,7 @@ Grid = tuple[int, int, int]
 FILDYN = "dyn"
 FLFRC = "force_constants.fc"
 WALLTIME_MARGIN = 0.9  # QE stops at 90 % of the budget, leaving time to write its restart files
+logger = logging.getLogger(__name__)
 
 
 def _job_uuid() -> str | None:
@@ -83,8 +87,7 @@ class PwMaker(Maker):
 
     @job
     def make(self, structure: Structure) -> QETaskDoc:
-        if isinstance(structure, dict):
-            structure = Structure.from_dict(structure)
+        structure = as_structure(structure)
         kgrid = choose_kgrid(structure, self.kgrid, self.k_density_invA, self.kgrid_multiple_of)
         family = PseudoFamily.from_settings()
         entries = family.for_elements(site.specie.symbol for site in structure)
@@ -188,12 +191,17 @@ def acoustic_at_gamma_meV(qpoints) -> float | None:
     return float(np.sort(np.abs(np.asarray(gamma.frequencies_thz, dtype=float)))[:3].max() * THZ_TO_MEV)
 
 
+def as_structure(structure: Structure | dict) -> Structure:
+    """A Job's structure argument as a Structure (jobflow hands references over as dicts)."""
+    return Structure.from_dict(structure) if isinstance(structure, dict) else structure
+
+
 def _gather_ph(ph_dirs: list[str], la2F: bool) -> int:
     """Copy dyn files (and el-ph files) of one or several ph.x runs here; check every q is present."""
     for ph_dir in ph_dirs:
         copy_from(ph_dir, [f"{FILDYN}*"])
         if la2F:
-            copy_from(ph_dir, ["elph_dir/a2Fq2r.*", "elph_dir/elph.inp_lambda.*"])
+            copy_from(ph_dir, ["elph_dir/a2Fq2r.*", ELPH_FILE.format(index="*")])
     n_q = len(parse_ph_output(Path(ph_dirs[0]) / "ph.out").grid_q_points_cart_2pi_alat)
     missing = [iq for iq in range(1, n_q + 1) if not Path(f"{FILDYN}{iq}").is_file()]
     if missing:
@@ -277,8 +285,7 @@ class MatdynMaker(Maker):
 
     @job
     def make(self, q2r: QETaskDoc | dict, structure: Structure, qgrid: Grid) -> QETaskDoc:
-        if isinstance(structure, dict):
-            structure = Structure.from_dict(structure)
+        structure = as_structure(structure)
         q2r = QETaskDoc.model_validate(q2r) if isinstance(q2r, dict) else q2r
         here = Path.cwd()
         sources = [Path(d) for d in q2r.extra_dirs] or [Path(q2r.dir_name)]
@@ -352,3 +359,60 @@ class MatdynMaker(Maker):
                 )
             )
         return spectra
+
+
+@dataclass
+class LambdaMaker(Maker):
+    """lambda.x: λ per el-ph smearing as the star-weighted sum of ph.x's λ_qν over the irreducible
+    q-points — no Fourier interpolation, so beside matdyn's λ it shows whether the q-grid is fine enough.
+
+    Reads the elph_dir files of one or several (q-split) el-ph ph.x runs. lambda.x's own α²F is undefined
+    for an imaginary mode (√ω² of a negative ω²) and its arrays are fixed-size: in those cases it is not
+    run and the task has no λ rows (the document's `lambda_qsum` stays empty).
+    """
+
+    name: str = "lambda"
+    degauss_THz: float = 0.12  # phonon smearing of lambda.x's α²F (its λ sum does not depend on it)
+    emax_over_top_frequency: float = 1.25  # α²F axis 0..emax must cover every phonon
+    mu_star: float = 0.10
+
+    @job
+    def make(self, ph_dirs: list[str], structure: Structure) -> QETaskDoc:
+        structure = as_structure(structure)
+        here = Path.cwd()
+        ph_list = parse_ph_output(Path(ph_dirs[0]) / "ph.out")  # every split lists all irreducible q
+        computed = [q for ph_dir in ph_dirs for q in computed_qpoints(ph_dir).values()]
+        why_not = _why_lambda_x_cannot_run(ph_list, computed, n_modes=3 * len(structure))
+        if why_not is not None:
+            logger.warning("lambda.x not run for %s in %s: %s", structure.composition.reduced_formula, here, why_not)
+            return QETaskDoc(program="lambda", label="lambda", dir_name=str(here), job_uuid=_job_uuid(),
+                             wall_time_s=0.0, attempts=0, qgrid=ph_list.q_grid)
+        for ph_dir in ph_dirs:
+            copy_from(ph_dir, [ELPH_FILE.format(index="*")])
+        qpoints, weights = star_weighted_qpoints(ph_list, structure, Path(ph_dirs[0]) / "ph.out")
+        top_thz = max(float(q.frequencies_thz.max()) for q in computed)
+        params = {"emax_THz": round(self.emax_over_top_frequency * top_thz, 3), "degauss_THz": self.degauss_THz,
+                  "mu_star": self.mu_star}
+        inputs = {"qpoints": np.asarray(qpoints).tolist(), "weights": weights,
+                  "elph_files": elph_files(here, len(qpoints))}
+        summary = run_with_handlers(here, "lambda", {"program": "lambda", "parameters": params, "inputs": inputs}, [])
+        rows = [
+            QELambdaRow(smearing_Ry=r.sigma_ry, lambda_=r.lambda_, omega_log_K=r.omega_log_K, tc_mcmillan_K=r.tc_K)
+            for r in parse_lambda_output(here / "lambda.out").rows
+        ]
+        return QETaskDoc(
+            program="lambda", label="lambda", dir_name=str(here), job_uuid=_job_uuid(),
+            wall_time_s=summary["wall_time_s"], attempts=summary["attempts"], parameters=params,
+            qgrid=ph_list.q_grid, n_qpoints=len(qpoints), qe_lambda=rows,
+        )
+
+
+def _why_lambda_x_cannot_run(ph_list, computed: list, n_modes: int) -> str | None:
+    """lambda.x's limits, or an imaginary mode at a computed q-point (Γ's acoustic ones included: lambda.x
+    takes √ω² of every mode), else None."""
+    n_smearings = max(len(q.elph) for q in computed)
+    beyond = beyond_limits(len(ph_list.grid_q_points_cart_2pi_alat), n_modes, n_smearings)
+    if beyond is not None:
+        return beyond
+    lowest_thz = min(float(q.frequencies_thz.min()) for q in computed)
+    return f"ph.x printed an imaginary frequency ({lowest_thz * THZ_TO_MEV:.2f} meV)" if lowest_thz < 0 else None

@@ -13,7 +13,7 @@ from betenet.store.documents import A2FData, PhononDosData, QELambdaRow
 
 
 class QETaskDoc(BaseModel):
-    program: str = Field(description="pw / ph / q2r / matdyn")
+    program: str = Field(description="pw / ph / q2r / matdyn / lambda")
     label: str
     dir_name: str = Field(description="Run directory (absolute).")
     job_uuid: str | None = None
@@ -37,7 +37,7 @@ class QETaskDoc(BaseModel):
     gamma_acoustic_meV: float | None = Field(
         default=None, description="Largest |acoustic frequency| ph.x printed at Γ (0 with the sum rule obeyed)."
     )
-    # matdyn.x
+    # matdyn.x (qe_lambda: also lambda.x's rows)
     phonon_dos: PhononDosData | None = None
     a2f_all: list[A2FData] = Field(default_factory=list)
     qe_lambda: list[QELambdaRow] = Field(default_factory=list)

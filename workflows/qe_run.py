@@ -15,6 +15,7 @@ from typing import Any, Callable
 from custodian.custodian import Custodian, CustodianError, ErrorHandler, Job
 from pymatgen.core import Structure
 
+from betenet.qe.lambda_x import write_lambda_input
 from betenet.qe.matdyn import write_matdyn_input
 from betenet.qe.ph import write_ph_input
 from betenet.qe.pseudo import PseudoFamily
@@ -51,6 +52,7 @@ RENDERERS = {
     "ph": lambda spec: write_ph_input(spec["parameters"], qgrid=spec["inputs"]["qgrid"]),
     "q2r": lambda spec: write_q2r_input(spec["parameters"]),
     "matdyn": lambda spec: write_matdyn_input(spec["parameters"], dos_grid=spec["inputs"]["dos_grid"]),
+    "lambda": lambda spec: write_lambda_input(**spec["inputs"], **spec["parameters"]),
 }
 
 
