@@ -9,7 +9,8 @@
     betenet (physics, settings)         the core every layer uses
 
 A module may import its own package or a package of a lower layer, never one beside or above it.
-Imports inside functions count too: a lazy import is still a dependency.
+Imports inside functions count too: a lazy import is still a dependency (only `if TYPE_CHECKING:` imports,
+which never run, are left out).
 """
 
 from __future__ import annotations
@@ -49,10 +50,26 @@ def package_of(module: str) -> str:
     return max((p for p in RANK if module == p or module.startswith(p + ".")), key=len)
 
 
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """ids of the nodes under `if TYPE_CHECKING:` (annotations only, never imported at run time)."""
+    skipped = set()
+    for node in ast.walk(tree):
+        test = node.test if isinstance(node, ast.If) else None
+        if isinstance(test, ast.Name) and test.id == "TYPE_CHECKING" or \
+                isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING":
+            skipped.update(id(child) for stmt in node.body for child in ast.walk(stmt))
+    return skipped
+
+
 def imports_of(module: str, source: str, known: set[str]) -> set[str]:
-    """betenet modules `module` imports (`from pkg import submodule` counts as the submodule)."""
+    """betenet modules `module` imports (`from pkg import submodule` counts as the submodule); imports
+    under `if TYPE_CHECKING:` do not count."""
     found = set()
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    annotation_only = _type_checking_only(tree)
+    for node in ast.walk(tree):
+        if id(node) in annotation_only:
+            continue
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):

@@ -23,7 +23,7 @@ from betenet.cli.options import (
 )
 
 # programs each route needs on this machine
-REQUIRED_PROGRAMS = {"dfpt": ("pw", "ph", "q2r", "matdyn"), "epw": ("pw", "ph", "q2r", "matdyn", "epw")}
+REQUIRED_PROGRAMS = {"dfpt": ("pw", "ph", "q2r", "matdyn", "lambda"), "epw": ("pw", "ph", "q2r", "matdyn", "epw")}
 ENGINES = ("fireworks", "jobflow-remote")
 MethodOption = typer.Option("dfpt", help="dfpt (ph.x + matdyn α²F) | epw (Wannier-interpolated α²F, epw.x)")
 
