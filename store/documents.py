@@ -25,7 +25,11 @@ from betenet import __version__
 from betenet.store.migrations import upgrade
 
 Method = Literal["dfpt", "epw"]
-Status = Literal["ok", "unstable", "failed"]
+# ok: α²F stored; unstable: a genuine instability; unresolved: imaginary modes the remedy ladder could not
+# explain away within its bounds; unsupported: outside what the workflow computes (magnetic metals);
+# failed: a program or a check failed.
+Status = Literal["ok", "unstable", "unresolved", "unsupported", "failed"]
+Cause = Literal["genuine", "acoustic_gamma", "interpolation"]
 DOCUMENT_VERSION = 2  # what changed in each version: store/migrations.py
 
 
@@ -182,6 +186,17 @@ class CalculationParameters(BaseModel):
     extra: dict = Field(default_factory=dict, description="Any further overrides given by the user.")
 
 
+class ImaginaryMode(BaseModel):
+    """One imaginary mode: where it is (q, branch) and which kind of evidence shows it."""
+
+    source: str = Field(description="Where it was found, e.g. 'q-grid 2×2×2 (ph.x points)', 'phonopy mesh 16×16×16'.")
+    direct: bool = Field(description="At a q-point ph.x computed (True) or interpolated between them (False).")
+    q_crystal: tuple[float, float, float] = Field(description="q in crystal coordinates of the reciprocal lattice.")
+    q_norm_invA: float = Field(description="|q|, Å⁻¹ (2π convention).")
+    branch: int = Field(description="0-based branch, ascending frequency at that q (0–2: acoustic near Γ).")
+    frequency_meV: float = Field(description="The (negative = imaginary) frequency, meV.")
+
+
 class StabilityData(BaseModel):
     """Dynamic-stability verdict from the coarse phonons, confirmed on the el-ph q-grid when that ran."""
 
@@ -213,6 +228,54 @@ class StabilityData(BaseModel):
     )
     elph_lowest_frequency_meV: float | None = Field(
         default=None, description="Lowest frequency of the fine phonon DOS (el-ph q-grid force constants), meV."
+    )
+    cause: Cause | None = Field(
+        default=None, description="What the imaginary modes mean (None: there are none): 'genuine' (at directly "
+        "computed q-points, or an acoustic branch growing with |q| near Γ), 'acoustic_gamma' (only acoustic modes "
+        "near Γ: a sum-rule residual), 'interpolation' (only between the computed q-points)."
+    )
+    cause_reason: str | None = Field(default=None, description="The evidence behind `cause`, in words.")
+    imaginary_modes: list[ImaginaryMode] = Field(
+        default_factory=list, description="The lowest mode of each q-point found imaginary, most imaginary first."
+    )
+    cause_grid: Literal["coarse", "elph"] | None = Field(
+        default=None, description="Which q-grid's force constants the cause was found on."
+    )
+
+
+class RemedyAttempt(BaseModel):
+    """One rung of the remedy ladder: what changed and what the phonons said then."""
+
+    step: int = Field(description="1-based rung number.")
+    change: dict = Field(description="The settings changed for this attempt, e.g. {'kgrid_scf': [12, 12, 12]}.")
+    why: str = Field(description="The finding this attempt answers.")
+    stable: bool
+    cause: Cause | None = None
+    lowest_frequency_meV: float
+    lowest_mode: ImaginaryMode | None = Field(default=None, description="Where the lowest imaginary mode was.")
+    wall_time_s: float = Field(description="QE wall time of the attempt's runs, s.")
+
+
+class QualityData(BaseModel):
+    """How far the document's numbers can be trusted, in numbers and named flags."""
+
+    gamma_residual_fraction: float | None = Field(
+        default=None, description="ph.x's largest |acoustic frequency| at Γ over the top phonon frequency (0 when the "
+        "acoustic sum rule holds): a large value means a coarse density grid (raise ecutrho)."
+    )
+    interpolation_mismatch: float | None = Field(
+        default=None, description="|λ(interpolated α²F) − λ(direct q-sum)| / λ(direct q-sum) at the reported smearing."
+    )
+    smearing_sensitivity: float | None = Field(
+        default=None, description="Largest |Δλ|/λ between the reported smearing and its neighbours in λ(σ)."
+    )
+    magnetic_moment_muB: float | None = Field(
+        default=None, description="Total magnetisation of the spin-polarised check, μB per cell (None: not run)."
+    )
+    remedy_attempts: list[RemedyAttempt] = Field(default_factory=list)
+    flags: list[str] = Field(
+        default_factory=list, description="Named warnings (see betenet.workflows.quality.FLAGS); build-dataset "
+        "leaves flagged documents out unless told to keep a flag."
     )
 
 
@@ -258,6 +321,7 @@ class ElectronPhononDoc(StructureMetadata):
     omega_2_K: float | None = None
     tc_K: float | None = Field(default=None, description="Allen–Dynes Tc (f1·f2) of the chosen α²F, K.")
     epw: EpwDiagnostics | None = Field(default=None, description="EPW route's checks and interpolation details.")
+    quality: QualityData = Field(default_factory=QualityData)
     provenance: Provenance = Field(default_factory=Provenance)
     document_version: int = DOCUMENT_VERSION
     created_at: datetime = Field(default_factory=_utcnow)
