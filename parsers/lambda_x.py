@@ -31,7 +31,7 @@ class LambdaXRow:
     sigma_ry: float
     lambda_: float  # Σ_q w_q Σ_ν λ_qν (the value lambda.x uses for Tc)
     lambda_from_alpha2f: float  # the same λ from its integrated α²F (the number in brackets)
-    omega_log_K: float
+    omega_log_K: float | None  # None where λ = 0: lambda.x's <log w> is then 0/0 and prints NaN
     dos_ef_states_per_spin_ry: float
     # McMillan Tc as lambda.x prints it; None when read from lambda.dat (no Tc there). 0.0 where
     # λ ≤ μ*(1+0.62λ): the formula then has no superconducting solution and lambda.x prints a
@@ -73,7 +73,7 @@ def _recover_mu_star(rows: list[LambdaXRow]) -> float | None:
         (row.lambda_ + 1.04 * (1 + row.lambda_) / math.log(1.2 * row.tc_K / row.omega_log_K))
         / (1 + 0.62 * row.lambda_)
         for row in rows
-        if row.tc_K is not None and row.tc_K > 0.05 and row.omega_log_K > 1.2 * row.tc_K
+        if row.tc_K is not None and row.tc_K > 0.05 and row.omega_log_K and row.omega_log_K > 1.2 * row.tc_K
     ]
     return round(float(np.median(estimates)), 3) if estimates else None
 
@@ -97,7 +97,12 @@ def _from_stdout(text: str, path: Path) -> LambdaXOutput:
         )
     rows = []
     for values, tc in zip(head, tc_rows):
-        lam, lam_a2f, wlog, dos, sigma = _finite(list(values), path, f"degauss={values[4]}")
+        lam, lam_a2f, dos, sigma = _finite([values[i] for i in (0, 1, 3, 4)], path, f"degauss={values[4]}")
+        if lam == 0.0 and not math.isfinite(to_float(values[2])):
+            # no coupling at this smearing (a k-grid too coarse for it): ω_log and Tc are undefined
+            rows.append(LambdaXRow(sigma, lam, lam_a2f, None, dos, None))
+            continue
+        (wlog,) = _finite([values[2]], path, f"degauss={values[4]}")
         printed = tc[2]
         if printed.startswith("*"):
             tc_K = 0.0

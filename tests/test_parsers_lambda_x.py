@@ -44,3 +44,13 @@ def test_lambda_dat_gives_the_same_rows_without_tc():
 def test_other_files_are_refused():
     with pytest.raises(ParseError, match="neither lambda.x stdout"):
         parse_lambda_output(AL / "lambda")
+
+
+def test_a_smearing_without_coupling_has_no_omega_log(fixtures_dir):
+    """λ = 0 at the smallest smearing of a too-coarse k-grid: lambda.x prints NaN for ⟨log ω⟩ and Tc;
+    that row is kept with ω_log and Tc undefined, the others are read as usual."""
+    out = parse_lambda_output(fixtures_dir / "qe-6.7" / "lambda-zero-coupling" / "lambda.out")
+    first, *rest = out.rows
+    assert (first.sigma_ry, first.lambda_, first.omega_log_K, first.tc_K) == (0.005, 0.0, None, None)
+    assert len(rest) == 9 and all(r.omega_log_K is not None and 240 < r.omega_log_K < 250 for r in rest)
+    assert [r.lambda_ for r in rest][:2] == [0.00125, 0.0217]
