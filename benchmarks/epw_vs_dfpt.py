@@ -16,26 +16,29 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from betenet.parsers.matdyn import parse_matdyn_lambda
-from betenet.parsers.ph import parse_ph_output
-from betenet.qe.al_chain import al_structure
-from betenet.qe.epw import full_grid_crystal
-from betenet.qe.matdyn import write_matdyn_input
-from betenet.qe.ph import ph_parameters, write_ph_input
-from betenet.qe.pseudo import PseudoFamily
-from betenet.qe.pw import pw_parameters, write_pw_input
-from betenet.qe.q2r import write_q2r_input
-from betenet.qe.runner import run_program
-from betenet.settings import override_settings
-from betenet.workflows.epw_makers import EpwMaker
-from betenet.workflows.epw_presets import RY_TO_EV
-from betenet.workflows.epw_save import collect_save
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.* helpers
+
+from betenet.parsers.matdyn import parse_matdyn_lambda  # noqa: E402
+from betenet.parsers.ph import parse_ph_output  # noqa: E402
+from betenet.qe.epw import full_grid_crystal  # noqa: E402
+from betenet.qe.matdyn import write_matdyn_input  # noqa: E402
+from betenet.qe.ph import ph_parameters, write_ph_input  # noqa: E402
+from betenet.qe.pseudo import PseudoFamily  # noqa: E402
+from betenet.qe.pw import pw_parameters, write_pw_input  # noqa: E402
+from betenet.qe.q2r import write_q2r_input  # noqa: E402
+from betenet.qe.runner import run_program  # noqa: E402
+from betenet.settings import override_settings  # noqa: E402
+from betenet.workflows.epw_makers import EpwMaker  # noqa: E402
+from betenet.workflows.epw_presets import RY_TO_EV  # noqa: E402
+from betenet.workflows.epw_save import collect_save  # noqa: E402
+from tests.al_chain import al_structure  # noqa: E402
 
 SIGMA_RY, NSIGMA = 0.005, 10
 COMMON = {

@@ -17,7 +17,7 @@ from betenet.parsers.a2f import parse_a2f_dos
 from betenet.parsers.lambda_x import parse_lambda_output
 from betenet.parsers.matdyn import parse_matdyn_dos, parse_matdyn_freq, parse_matdyn_lambda
 from betenet.physics import lambda_from_a2f, mcmillan_tc, mev_to_kelvin, omega_log_from_a2f
-from betenet.qe.al_chain import EL_PH_NSIGMA, EL_PH_SIGMA_RY, run_al_chain
+from tests.al_chain import EL_PH_NSIGMA, EL_PH_SIGMA_RY, run_al_chain
 from betenet.settings import override_settings
 from tests.conftest import require_qe
 

@@ -12,7 +12,7 @@ import pytest
 from ase.build import bulk
 from pymatgen.core import Lattice, Structure
 
-from betenet.qe.al_chain import al_structure, chain_inputs
+from tests.al_chain import al_structure, chain_inputs
 from betenet.qe.lambda_x import lambda_input_from_ph, star_sizes, write_lambda_input
 from betenet.qe.matdyn import write_matdyn_input
 from betenet.qe.namelist import format_namelist, fortran_value

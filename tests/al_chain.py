@@ -6,8 +6,8 @@ folder (ph.x reads pw.x's `./out`, lambda.x reads ph.x's `elph_dir/`). Settings:
 `Al.pz-vbc.UPF`, a = 7.5 bohr, ecutwfc 15 Ry, Marzari–Vanderbilt smearing 0.05 Ry, k 16³ (la2F)
 and 8³, q 2³, el-ph smearings 0.005…0.050 Ry. The 2³ q-grid is the cheapest that stays physical:
 λ ≈ 0.36–0.40 and ω_log ≈ 300 K for smearings ≥ 0.015 Ry (the 4³ grid of example03 gives
-λ ≈ 0.35–0.41 at about twice the cost). Used by the fixtures generator, the real-QE test and the
-benchmark.
+λ ≈ 0.35–0.41 at about twice the cost). Used by the fixture generators, the real-QE tests and the
+benchmarks; scripts import it as `tests.al_chain` with the repository root on `sys.path`.
 """
 
 from __future__ import annotations
