@@ -12,12 +12,12 @@ import pytest
 
 from betenet.parsers.ph import parse_ph_output
 from betenet.parsers.pw import parse_pw_output
-from tests.al_chain import al_structure
 from betenet.qe.ph import ph_parameters, write_ph_input
 from betenet.qe.pseudo import PseudoFamily
 from betenet.qe.pw import pw_parameters, write_pw_input
 from betenet.qe.runner import run_program
 from betenet.settings import override_settings
+from tests.al_chain import al_structure
 from tests.conftest import require_qe
 
 pytestmark = pytest.mark.qe
