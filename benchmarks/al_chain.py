@@ -23,10 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from betenet.qe.al_chain import al_structure, chain_inputs, LAMBDA_DEGAUSS_THZ, LAMBDA_EMAX_THZ
-from betenet.qe.lambda_x import lambda_input_from_ph
-from betenet.qe.runner import child_environment, run_program
-from betenet.settings import override_settings
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.* helpers
+
+from betenet.qe.lambda_x import lambda_input_from_ph  # noqa: E402
+from betenet.qe.runner import child_environment, run_program  # noqa: E402
+from betenet.settings import override_settings  # noqa: E402
+from tests.al_chain import al_structure, chain_inputs, LAMBDA_DEGAUSS_THZ, LAMBDA_EMAX_THZ  # noqa: E402
 
 CHEAP_STEPS = ("q2r", "matdyn_path", "lambda")
 

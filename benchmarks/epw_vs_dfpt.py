@@ -16,26 +16,26 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.* helpers
 
-from betenet.parsers.matdyn import parse_matdyn_lambda
-from betenet.parsers.ph import parse_ph_output
-from betenet.qe.al_chain import al_structure
-from betenet.qe.epw import full_grid_crystal
-from betenet.qe.matdyn import write_matdyn_input
-from betenet.qe.ph import ph_parameters, write_ph_input
-from betenet.qe.pseudo import PseudoFamily
-from betenet.qe.pw import pw_parameters, write_pw_input
-from betenet.qe.q2r import write_q2r_input
-from betenet.qe.runner import run_program
-from betenet.settings import override_settings
-from betenet.workflows.epw_makers import EpwMaker
-from betenet.workflows.epw_presets import RY_TO_EV
-from betenet.workflows.epw_save import collect_save
+from betenet.parsers.matdyn import parse_matdyn_lambda  # noqa: E402
+from betenet.qe.epw import full_grid_crystal  # noqa: E402
+from betenet.qe.matdyn import write_matdyn_input  # noqa: E402
+from betenet.qe.ph import ph_parameters, write_ph_input  # noqa: E402
+from betenet.qe.pseudo import PseudoFamily  # noqa: E402
+from betenet.qe.pw import pw_parameters, write_pw_input  # noqa: E402
+from betenet.qe.q2r import write_q2r_input  # noqa: E402
+from betenet.qe.runner import run_program  # noqa: E402
+from betenet.settings import override_settings  # noqa: E402
+from betenet.workflows.epw_makers import EpwMaker  # noqa: E402
+from betenet.workflows.epw_presets import RY_TO_EV  # noqa: E402
+from betenet.workflows.epw_save import collect_save  # noqa: E402
+from tests.al_chain import al_structure, star_weighted_lambda  # noqa: E402
 
 SIGMA_RY, NSIGMA = 0.005, 10
 COMMON = {
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         timed("matdyn.x la2F", timings, run_program, "matdyn",
               write_matdyn_input({"la2F": True, "ndos": 200}, dos_grid=(20, 20, 20)), dfpt)
         dfpt_lambda = {round(r.sigma_ry, 4): r for r in parse_matdyn_lambda(dfpt / "lambda")}
-        coarse_q_lambda = coarse_q_sum(dfpt / "ph.out")
+        coarse_q_lambda = star_weighted_lambda(dfpt / "ph.out")  # λ without q interpolation
 
         epw_root = work / "epw"
         epw_root.mkdir(exist_ok=True)
@@ -123,13 +123,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {label} | {seconds:.1f} |")
     print(f"\nruns kept in {work}")
     return 0
-
-
-def coarse_q_sum(ph_out: Path) -> np.ndarray:
-    """Σ_q (star weight) Σ_ν λ_qν over ph.x's irreducible q-points, per smearing: λ without q interpolation."""
-    points = parse_ph_output(ph_out).q_points
-    total = sum(p.star_size for p in points)
-    return sum(p.star_size * np.asarray(p.lambda_per_mode).sum(axis=-1) for p in points) / total
 
 
 def run_fermi(pw_out: Path) -> float:

@@ -2,22 +2,18 @@
 
 - `workflow_documents`: the real Al workflow (ElectronPhononMaker, preset 'test', QE 6.7, serial) on
   fcc Al at a = 4.05 Å (λ ≈ 0.5) and 4.25 Å (softer, λ ≈ 1.1) and on simple-cubic Al at a = 5 bohr
-  (dynamically unstable: a document with status 'unstable'); ≈ 50 s on one core, run once per
-  session and cached here.
+  (dynamically unstable: a document with status 'unstable'); ≈ 50 s on one core.
 - `fixture_document`: the recorded QE 6.7 fcc-Al chain of `fixtures/qe-6.7/al/` (a = 7.5 bohr,
   λ ≈ 0.39) through the workflow's own parsers, stability verdict and `build_document` — no QE run.
 
-Tests copy these documents into an embedded or a MongoDB-wire store with `save_document`: import
-the fixtures `documents` (all four) and `settings` (a fresh database holding them, once on the embedded
-store and once on the secantusdb server) into a test module.
+conftest.py computes them once per test session: the fixtures `documents` (all four) and
+`documents_settings` (a fresh database holding them, on the embedded store and on the secantusdb server).
 """
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
-import pytest
 from ase.build import bulk
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
@@ -26,7 +22,6 @@ from betenet.physics import BOHR_TO_ANGSTROM
 from betenet.store.documents import ElectronPhononDoc
 
 FIXTURE_AL = Path(__file__).resolve().parents[1] / "fixtures" / "qe-6.7" / "al"
-_CACHE: dict[str, list[ElectronPhononDoc]] = {}
 
 
 def al_structures() -> dict[str, Structure]:
@@ -38,29 +33,27 @@ def al_structures() -> dict[str, Structure]:
 
 
 def workflow_documents(base: Path) -> list[ElectronPhononDoc]:
-    """Documents of real Al workflow runs (run once per test session, in `base`)."""
-    if "workflow" not in _CACHE:
-        from jobflow import run_locally
+    """Documents of real Al workflow runs in `base`, sorted by volume."""
+    from jobflow import run_locally
 
-        from betenet.settings import override_settings
-        from betenet.store.stores import get_job_store, get_store
-        from betenet.workflows.flows import ElectronPhononMaker
+    from betenet.settings import override_settings
+    from betenet.store.stores import get_job_store, get_store
+    from betenet.workflows.flows import ElectronPhononMaker
 
-        maker = ElectronPhononMaker.from_preset("test")
-        with override_settings(home=base / "home", database="al_workflow", store_uri=None, mpi_command=""):
-            for name, structure in al_structures().items():
-                (base / "runs" / name).mkdir(parents=True)
-                run_locally(maker.make(structure), store=get_job_store(), create_folders=True,
-                            root_dir=str(base / "runs" / name), log=False)
-            store = get_store()
-            with store:
-                raw = list(store.query({}))
-        docs = []
-        for obj in raw:
-            obj.pop("_id", None)
-            docs.append(ElectronPhononDoc.model_validate(obj))
-        _CACHE["workflow"] = sorted(docs, key=lambda d: d.volume)
-    return _CACHE["workflow"]
+    maker = ElectronPhononMaker.from_preset("test")
+    with override_settings(home=base / "home", database="al_workflow", store_uri=None, mpi_command=""):
+        for name, structure in al_structures().items():
+            (base / "runs" / name).mkdir(parents=True)
+            run_locally(maker.make(structure), store=get_job_store(), create_folders=True,
+                        root_dir=str(base / "runs" / name), log=False)
+        store = get_store()
+        with store:
+            raw = list(store.query({}))
+    docs = []
+    for obj in raw:
+        obj.pop("_id", None)
+        docs.append(ElectronPhononDoc.model_validate(obj))
+    return sorted(docs, key=lambda d: d.volume)
 
 
 def fixture_document() -> ElectronPhononDoc:
@@ -107,27 +100,3 @@ def fixture_document() -> ElectronPhononDoc:
 
 def all_documents(base: Path) -> list[ElectronPhononDoc]:
     return [*workflow_documents(base), fixture_document()]
-
-
-@pytest.fixture(scope="session")
-def documents(tmp_path_factory) -> list[ElectronPhononDoc]:
-    from tests.conftest import require_qe
-
-    require_qe("pw.x", "ph.x", "q2r.x", "matdyn.x")
-    return all_documents(tmp_path_factory.mktemp("al-workflow"))
-
-
-@pytest.fixture(params=["embedded", "server"])
-def settings(request, tmp_path, documents):
-    """Settings of a fresh database holding `documents` (embedded store, then the secantusdb server)."""
-    from betenet.settings import BetenetSettings
-    from betenet.store.stores import get_store, save_document
-
-    database = f"t{uuid.uuid4().hex[:8]}"
-    uri = request.getfixturevalue("secantusdb_uri") if request.param == "server" else None
-    settings = BetenetSettings(home=tmp_path / "home", store_uri=uri, database=database)
-    store = get_store(settings)
-    with store:
-        for doc in documents:
-            save_document(doc, store)
-    return settings

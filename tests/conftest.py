@@ -1,11 +1,15 @@
-"""Shared test fixtures: paths to shared data, real-QE availability."""
+"""Shared test fixtures: paths to shared data, real-QE availability, the secantusdb server, the real Al
+documents (computed once per session); registers the marker guard (tests/marker_guard.py)."""
 
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.marker_guard import MarkerGuard
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
@@ -30,6 +34,14 @@ def require_qe(*programs: str) -> None:
     missing = [p for p in programs if shutil.which(p) is None]
     if missing:
         pytest.fail(f"Quantum ESPRESSO programs missing from PATH: {missing}; run scripts/setup")
+
+
+# fixtures whose users start QE or the server, whatever the test itself does
+FIXTURE_MARKERS = {"secantusdb_uri": "mongo", "documents": "qe"}
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(MarkerGuard(FIXTURE_MARKERS), "betenet-marker-guard")
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -89,3 +101,31 @@ def secantusdb_uri(tmp_path_factory) -> str:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     log.close()
+
+
+# --- real Al documents (tests/al_documents.py): the QE workflow runs once per session, whoever asks first
+
+
+@pytest.fixture(scope="session")
+def documents(tmp_path_factory):
+    """Three real Al workflow documents (two ok, one unstable) and the recorded fcc-Al chain's (ok)."""
+    from tests.al_documents import all_documents
+
+    require_qe("pw.x", "ph.x", "q2r.x", "matdyn.x")
+    return all_documents(tmp_path_factory.mktemp("al-workflow"))
+
+
+@pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.mongo)])
+def documents_settings(request, tmp_path, documents):
+    """Settings of a fresh database holding `documents` (embedded store, then the secantusdb server)."""
+    from betenet.settings import BetenetSettings
+    from betenet.store.stores import get_store, save_document
+
+    database = f"t{uuid.uuid4().hex[:8]}"
+    uri = request.getfixturevalue("secantusdb_uri") if request.param == "server" else None
+    settings = BetenetSettings(home=tmp_path / "home", store_uri=uri, database=database)
+    store = get_store(settings)
+    with store:
+        for doc in documents:
+            save_document(doc, store)
+    return settings

@@ -18,9 +18,8 @@ from betenet.dataset.query import NoMatchingDocumentsError, QueryFieldError, Sto
 from betenet.physics import MODEL_GRID_MEV
 from betenet.store.documents import structure_fingerprint
 from betenet.store.stores import get_store
-from tests.al_documents import al_structures, documents, fixture_document, settings  # noqa: F401 (fixtures)
+from tests.al_documents import al_structures, fixture_document
 
-pytestmark = pytest.mark.qe
 
 
 def test_documents_are_what_the_tests_assume(documents):
@@ -34,9 +33,10 @@ def test_documents_are_what_the_tests_assume(documents):
     assert [lam[v] for v in sorted(lam)] == sorted(lam.values())
 
 
-def test_records_carry_targets_features_and_ids(settings, documents, tmp_path):
+def test_records_carry_targets_features_and_ids(documents_settings, documents, tmp_path):
     out = tmp_path / "ds"
-    result = build_dataset(get_store(settings), out, StoreQuery(), split=SplitSpec(test_fraction=1 / 3, seed=1))
+    result = build_dataset(get_store(documents_settings), out, StoreQuery(),
+                           split=SplitSpec(test_fraction=1 / 3, seed=1))
     dataset = read_dataset(out)
     ok_docs = {d.calc_id: d for d in documents if d.status == "ok"}
     assert result.n_matched == 3 and {r.id for r in dataset} == set(ok_docs)
@@ -61,13 +61,13 @@ def test_records_carry_targets_features_and_ids(settings, documents, tmp_path):
     assert dataset.manifest.counts["splits"] == {"train": 2, "val": 0, "test": 1, "null": 0}
     assert dataset.manifest.query["criteria"] == {"status": "ok", "stability.stable": True}
     # the same store and query give the same content hash (the dataset is a function of the store)
-    again = build_dataset(get_store(settings), tmp_path / "again", StoreQuery(),
+    again = build_dataset(get_store(documents_settings), tmp_path / "again", StoreQuery(),
                           split=SplitSpec(test_fraction=1 / 3, seed=1))
     assert again.dataset.content_hash == dataset.content_hash
 
 
-def test_filters(settings, documents, tmp_path):
-    store = get_store(settings)
+def test_filters(documents_settings, documents, tmp_path):
+    store = get_store(documents_settings)
 
     def ids(query, **kw):
         return {r.id for r in build_dataset(store, tmp_path / uuid.uuid4().hex, query, **kw).dataset}
@@ -133,10 +133,10 @@ def test_sites_that_do_not_match_the_structure_are_an_error():
         record_from_document(doc.model_copy(update={"phonon_dos_fine": bad_dos}))
 
 
-def test_cli(settings, documents, tmp_path):
+def test_cli(documents_settings, documents, tmp_path):
     runner = CliRunner()
-    store_args = ["--database", settings.database, "--home", str(settings.home)]
-    store_args += ["--store", settings.store_uri] if settings.store_uri else []
+    store_args = ["--database", documents_settings.database, "--home", str(documents_settings.home)]
+    store_args += ["--store", documents_settings.store_uri] if documents_settings.store_uri else []
     out = tmp_path / "cli-ds"
     result = runner.invoke(app, ["build-dataset", str(out), "--test-fraction", "0", "--elements", "Al",
                                  "--max-sites", "4", "--since", "2020-01-01", *store_args])

@@ -9,7 +9,6 @@ from ase.build import bulk
 from ase.io import write
 from typer.testing import CliRunner
 
-from al_documents import documents  # noqa: F401  (session fixture: real Al documents)
 from betenet.cli import app
 from betenet.settings import override_settings
 from betenet.store.stores import get_store, save_document
@@ -24,7 +23,7 @@ def _count(store) -> int:
         return store.count()
 
 
-def test_export_import_round_trip_and_bad_file(documents, tmp_path):  # noqa: F811
+def test_export_import_round_trip_and_bad_file(documents, tmp_path):
     with override_settings(home=tmp_path / "a", store_uri=None):
         for doc in documents:
             save_document(doc, get_store())
@@ -52,7 +51,7 @@ def test_export_import_round_trip_and_bad_file(documents, tmp_path):  # noqa: F8
 
 
 @pytest.mark.qe
-def test_pipeline_runs_dft_trains_screens_and_resumes(documents, tmp_path):  # noqa: F811
+def test_pipeline_runs_dft_trains_screens_and_resumes(documents, tmp_path):
     require_qe("pw.x", "ph.x", "q2r.x", "matdyn.x")
     with override_settings(home=tmp_path / "source", store_uri=None):
         for doc in documents:

@@ -12,7 +12,6 @@ import pytest
 from ase.build import bulk
 from pymatgen.core import Lattice, Structure
 
-from betenet.qe.al_chain import al_structure, chain_inputs
 from betenet.qe.lambda_x import lambda_input_from_ph, star_sizes, write_lambda_input
 from betenet.qe.matdyn import write_matdyn_input
 from betenet.qe.namelist import format_namelist, fortran_value
@@ -20,6 +19,7 @@ from betenet.qe.ph import ph_parameters, write_ph_input
 from betenet.qe.pseudo import PseudoFamily
 from betenet.qe.pw import pw_parameters, write_pw_input
 from betenet.qe.q2r import write_q2r_input
+from tests.al_chain import al_structure, chain_inputs
 
 DEBIAN = "/usr/share/espresso/pseudo"
 

@@ -23,9 +23,7 @@ from betenet.dataset.format import read_dataset
 from betenet.model.ensemble import Ensemble
 from betenet.store.documents import structure_fingerprint
 from betenet.store.predictions import get_predictions_store
-from tests.al_documents import documents, settings  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.qe
 TINY = ["--members", "2", "--max-epochs", "3", "--network", "mul=4", "--network", "radial_neurons=16",
         "--network", "em_dim=8", "--variant", "CPD"]
 
@@ -41,8 +39,8 @@ def _invoke(*args, code: int = 0):
     return result.output
 
 
-def test_store_to_screen(settings, documents, tmp_path):
-    store = _store_args(settings)
+def test_store_to_screen(documents_settings, documents, tmp_path):
+    store = _store_args(documents_settings)
     ok = {d.calc_id: d for d in documents if d.status == "ok"}
     unstable = next(d for d in documents if d.status == "unstable")
 
@@ -111,7 +109,7 @@ def test_store_to_screen(settings, documents, tmp_path):
     assert test_row["id"] == dataset.with_split("test")[0].id
 
     # 6. predictions are in the store, linked to the ensemble and its dataset, one row per (ensemble, structure)
-    predictions = get_predictions_store(settings)
+    predictions = get_predictions_store(documents_settings)
     with predictions:
         stored = list(predictions.query({}))
     assert len(stored) == 1 + 4  # predict (al405) + screen (4 documents); --no-save wrote nothing
@@ -126,8 +124,8 @@ def test_store_to_screen(settings, documents, tmp_path):
         assert predictions.count() == 5  # re-screening updates, never duplicates
 
 
-def test_store_errors_are_one_line(settings, tmp_path):
-    store = _store_args(settings)
+def test_store_errors_are_one_line(documents_settings, tmp_path):
+    store = _store_args(documents_settings)
     out = _invoke("train-ensemble", tmp_path / "e", *TINY, "--elements", "O", *store, code=2)
     assert "NoMatchingDocumentsError: no document matches" in out and "Traceback" not in out
     out = _invoke("train-ensemble", tmp_path / "e", *TINY, "--where", '{"tc": {"$gt": 1}}', *store, code=2)

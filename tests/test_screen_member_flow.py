@@ -4,7 +4,6 @@ import numpy as np
 from jobflow import run_locally
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from al_documents import documents  # noqa: F401  (session fixture: real Al documents)
 from betenet.dataset.build import SplitSpec, build_dataset
 from betenet.dataset.format import read_dataset
 from betenet.model.ensemble import Ensemble
@@ -13,7 +12,7 @@ from betenet.settings import override_settings
 from betenet.store.stores import get_store, save_document
 
 
-def test_member_jobs_equal_in_process_training(documents, tmp_path):  # noqa: F811
+def test_member_jobs_equal_in_process_training(documents, tmp_path):
     with override_settings(home=tmp_path / "home", store_uri=None):
         for doc in documents:
             save_document(doc, get_store())

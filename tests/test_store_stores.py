@@ -13,7 +13,7 @@ from betenet.store.stores import get_job_store, get_store, load_document, save_d
 from tests.test_store_documents import a2f_data, fcc_al, params, rocksalt
 
 
-@pytest.fixture(params=["embedded", "server"])
+@pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.mongo)])
 def settings(request, tmp_path) -> BetenetSettings:
     database = f"t{uuid.uuid4().hex[:8]}"  # one database per test: server state never leaks
     if request.param == "embedded":

@@ -116,10 +116,15 @@ def test_fireworks_needs_a_server(home_with_one_document, tmp_path):
 def test_run_prints_lambda_and_stores(tmp_path):
     al = tmp_path / "Al.cif"
     fcc_al().to(filename=str(al))
-    result = betenet("run", al, "--preset", "test", "--home", tmp_path / "home", home=tmp_path)
+    serial = {"BETENET_MPI_COMMAND": "", "BETENET_NPOOL": "1"}  # the pinned numbers below are serial ones
+    result = betenet("run", al, "--preset", "test", "--home", tmp_path / "home", home=tmp_path, env=serial)
     assert result.returncode == 0, result.stderr
     printed = re.search(r"λ = ([\d.]+), ω_log = ([\d.]+) K, ω₂ = [\d.]+ K, Tc = ([\d.]+) K", result.stdout)
     assert printed, result.stdout
-    assert 0.35 < float(printed[1]) < 0.45 and 250 < float(printed[2]) < 350 and float(printed[3]) > 0
+    # preset 'test' on fcc Al (a = 7.5 bohr): a serial run repeats to the printed digit (measured with
+    # Debian's QE 6.7; the recorded chain of fixtures/qe-6.7/al, with looser thresholds, gives 0.4004, 301.5 K, 1.29 K)
+    assert float(printed[1]) == pytest.approx(0.400, abs=1e-3)
+    assert float(printed[2]) == pytest.approx(300.3, abs=0.1)
+    assert float(printed[3]) == pytest.approx(1.27, abs=0.01)
     with get_store(BetenetSettings(home=tmp_path / "home")) as store:
         assert store.count({"status": "ok", "formula_pretty": "Al"}) == 1

@@ -53,7 +53,8 @@ def test_ph_not_converged_gets_more_mixing_history_and_smaller_alpha(al_scf, tmp
     assert handlers and set(handlers) == {"PhConvergenceHandler"}
     assert out.parameters["nmix_ph"] > 4 and float(out.parameters["alpha_mix"]["1"]) < 0.7
     assert out.parameters["niter_ph"] >= 100
-    assert out.lowest_frequency_meV == pytest.approx(reference.lowest_frequency_meV, abs=0.05)
+    # both converged to tr2_ph = 1e-12 along different mixing paths: measured 0.003 meV apart
+    assert out.lowest_frequency_meV == pytest.approx(reference.lowest_frequency_meV, abs=0.01)
 
 
 def test_walltime_stop_restarts_from_first_unfinished_qpoint(al_scf, tmp_path):

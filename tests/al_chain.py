@@ -6,8 +6,8 @@ folder (ph.x reads pw.x's `./out`, lambda.x reads ph.x's `elph_dir/`). Settings:
 `Al.pz-vbc.UPF`, a = 7.5 bohr, ecutwfc 15 Ry, Marzari–Vanderbilt smearing 0.05 Ry, k 16³ (la2F)
 and 8³, q 2³, el-ph smearings 0.005…0.050 Ry. The 2³ q-grid is the cheapest that stays physical:
 λ ≈ 0.36–0.40 and ω_log ≈ 300 K for smearings ≥ 0.015 Ry (the 4³ grid of example03 gives
-λ ≈ 0.35–0.41 at about twice the cost). Used by the fixtures generator, the real-QE test and the
-benchmark.
+λ ≈ 0.35–0.41 at about twice the cost). Used by the fixture generators, the real-QE tests and the
+benchmarks; scripts import it as `tests.al_chain` with the repository root on `sys.path`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from betenet.parsers.ph import parse_ph_output
 from betenet.physics import BOHR_TO_ANGSTROM
 from betenet.qe.lambda_x import lambda_input_from_ph
 from betenet.qe.matdyn import write_matdyn_input
@@ -123,3 +124,12 @@ def run_al_chain(
     )
     results["lambda"] = run_program("lambda", text, directory, label="lambda", timeout_s=timeout_s)
     return results
+
+
+def star_weighted_lambda(ph_output: str | Path) -> np.ndarray:
+    """λ per el-ph smearing as lambda.x sums it: Σ_q n_q Σ_ν λ_qν / Σ_q n_q over ph.x's irreducible q,
+    with n_q ph.x's own star size ("Number of q in the star") and λ_qν as ph.x prints them."""
+    points = parse_ph_output(ph_output).q_points
+    stars = np.array([point.star_size for point in points], dtype=float)
+    per_q = np.array([point.lambda_per_mode.sum(axis=-1) for point in points])  # (n_q, n_smearings)
+    return stars @ per_q / stars.sum()
