@@ -54,6 +54,7 @@ TOP_FREQUENCY_LEVEL = 0.01  # ω_max: the highest ω where α²F ≥ 1 % of its 
 MU_STAR_MAX = 0.3  # μ* of real metals lies in 0.08–0.2; beyond 0.3 is a typo, not a material
 _DENSE_BELOW = 64  # the eigenproblem is solved densely up to this size, by Lanczos (FFT products) above
 _RTOL_K = 1e-5  # relative tolerance of the Tc root
+_KERNEL_BLOCK = 1 << 20  # elements per block of the λ(k) sum
 
 
 class EliashbergInputError(ValueError):
@@ -100,8 +101,12 @@ class CheckedSpectrum:
     omega_max_meV: float
 
 
-def check_spectrum(omega_meV, a2f, max_negative_fraction: float = MAX_NEGATIVE_FRACTION) -> CheckedSpectrum:
+def check_spectrum(
+    omega_meV, a2f, max_negative_fraction: float = MAX_NEGATIVE_FRACTION, first_bin: int = 0
+) -> CheckedSpectrum:
     """Validate a 1-D α²F on a uniform grid, drop ω ≤ 0, clip negatives and record their weight.
+
+    `first_bin` drops the bins before it, as the physics moments do (1 on the 51-bin model grid).
 
     Raises EliashbergInputError for a shape mismatch, non-finite values, no positive weight, or negative
     weight above `max_negative_fraction` of λ.
@@ -118,7 +123,7 @@ def check_spectrum(omega_meV, a2f, max_negative_fraction: float = MAX_NEGATIVE_F
         raise EliashbergInputError(
             f"α²F spectrum has {bad.size} non-finite values (first at index {bad[0]}): fix or re-parse it"
         )
-    keep = omega > 0
+    keep = (omega > 0) & (np.arange(omega.size) >= first_bin)
     omega, spectrum = omega[keep], spectrum[keep]
     positive = np.clip(spectrum, 0.0, None)
     if omega.size < 2 or not np.any(positive > 0):
@@ -169,9 +174,14 @@ def bosonic_kernel(omega_meV, a2f, temperature_K: float, n_max: int) -> np.ndarr
     The rectangle rule of `physics.lambda_from_a2f`, so λ(0) is exactly the λ of the spectrum.
     """
     omega = np.asarray(omega_meV, dtype=float)
-    weight = 2.0 * np.asarray(a2f, dtype=float) * (omega[1] - omega[0])
+    weight = 2.0 * np.asarray(a2f, dtype=float) * (omega[1] - omega[0]) * omega
     nu = 2.0 * np.pi * physics.kelvin_to_mev(temperature_K) * np.arange(n_max)
-    return (weight * omega) @ (1.0 / (omega[:, None] ** 2 + nu[None, :] ** 2))
+    kernel = np.empty(n_max)
+    step = max(1, _KERNEL_BLOCK // omega.size)  # (n_omega, step) blocks bound the memory of a long kernel
+    for start in range(0, n_max, step):
+        block = nu[start : start + step]
+        kernel[start : start + step] = weight @ (1.0 / (omega[:, None] ** 2 + block[None, :] ** 2))
+    return kernel
 
 
 def gap_eigenvalue(omega_meV, a2f, temperature_K: float, mu_star_c: float, omega_c_meV: float) -> float:
@@ -220,6 +230,7 @@ def eliashberg_tc(
     omega_c_meV: float | None = None,
     lowest_temperature_K: float = LOWEST_TEMPERATURE_K,
     max_negative_fraction: float = MAX_NEGATIVE_FRACTION,
+    first_bin: int = 0,
 ) -> EliashbergTc:
     """Tc (K) of the isotropic Eliashberg equations for α²F(ω) (shape (n_omega,), uniform ω grid in meV).
 
@@ -227,10 +238,11 @@ def eliashberg_tc(
     (default CUTOFF_FACTOR × ω_max) by `mu_star_at_cutoff`. The root of ρ(T) = 1 is bracketed from the
     Allen–Dynes estimate within [lowest_temperature_K, upper bound] and found by Brent's method to a
     relative 1e-5. If ρ < 1 at `lowest_temperature_K`, tc_K is None and below_K says Tc lies below it.
+    `first_bin` as in `check_spectrum` (1 for the 51-bin model grid, like `physics.model_grid_moments`).
     Raises EliashbergInputError for an unusable spectrum or parameter, or when Tc is too high for the
     cutoff (fewer than MIN_MATSUBARA frequencies below ω_c at the upper bound).
     """
-    spectrum = check_spectrum(omega_meV, a2f, max_negative_fraction)
+    spectrum = check_spectrum(omega_meV, a2f, max_negative_fraction, first_bin)
     omega_c = CUTOFF_FACTOR * spectrum.omega_max_meV if omega_c_meV is None else float(omega_c_meV)
     if not omega_c > spectrum.omega_max_meV:
         raise EliashbergInputError(
