@@ -61,6 +61,10 @@ class EliashbergInputError(ValueError):
     """An α²F spectrum or a parameter the Eliashberg solver cannot use (the message says what to do)."""
 
 
+class EliashbergConvergenceError(ValueError):
+    """The non-linear gap equations did not converge at the temperature asked for."""
+
+
 @dataclass(frozen=True)
 class EliashbergTc:
     """Result of `eliashberg_tc`: a Tc, or the temperature it is known to lie below — never a placeholder.
@@ -184,43 +188,73 @@ def bosonic_kernel(omega_meV, a2f, temperature_K: float, n_max: int) -> np.ndarr
     return kernel
 
 
-def gap_eigenvalue(omega_meV, a2f, temperature_K: float, mu_star_c: float, omega_c_meV: float) -> float:
-    """Largest eigenvalue ρ(T) of the linearised gap equation (module docstring); Tc is where ρ = 1.
-
-    `a2f` must be non-negative on a uniform grid of ω > 0 (see `check_spectrum`); `mu_star_c` is the
-    μ* at the cutoff `omega_c_meV` (see `mu_star_at_cutoff`).
-    """
+def _matsubara_axis(omega_meV, a2f, temperature_K: float, omega_c_meV: float):
+    """(N, πT, λ(k) for k < 2N, ω_n (N,), Z_n ω_n of the normal state (N,)) at one temperature."""
     n = matsubara_count(temperature_K, omega_c_meV)
     if n == 0:
         raise EliashbergInputError(
-            f"no Matsubara frequency below ω_c = {omega_c_meV:.4g} meV at {temperature_K:.4g} K: raise omega_c_meV"
+            f"no Matsubara frequency below ω_c = {omega_c_meV:.4g} meV at {temperature_K:.4g} K: "
+            "raise omega_c_meV"
         )
     pi_t = np.pi * physics.kelvin_to_mev(temperature_K)
     lam = bosonic_kernel(omega_meV, a2f, temperature_K, 2 * n)
     omega_n = pi_t * (2 * np.arange(n) + 1)
-    z_omega = omega_n + pi_t * (2.0 * np.cumsum(lam[:n]) - lam[0])
-    s = np.sqrt(pi_t / z_omega)
-    if n <= _DENSE_BELOW:
-        index = np.arange(n)
-        kernel = lam[np.abs(index[:, None] - index[None, :])] + lam[index[:, None] + index[None, :] + 1]
-        b = s[:, None] * (kernel - 2.0 * mu_star_c) * s[None, :]
-        return float(np.linalg.eigvalsh(b)[-1])
-    # Σ_m [λ(n−m) + λ(n+m+1)] x_m = Σ_{m=−N..N−1} λ(|n−m|) x_m over the even extension x_{−m−1} = x_m:
-    # one symmetric-Toeplitz product of size 2N, done by FFT on a circulant of length ≥ 4N − 1.
+    return n, pi_t, lam, omega_n, omega_n + pi_t * (2.0 * np.cumsum(lam[:n]) - lam[0])
+
+
+def _folded_product(lam: np.ndarray, n: int):
+    """x ↦ Σ_{m<N} [λ(n−m) + parity·λ(n+m+1)] x_m, n < N, by FFT.
+
+    That is Σ_{m=−N..N−1} λ(|n−m|) x_m over the extension x_{−m−1} = parity·x_m (even gap: +1; the odd
+    ω_m/R_m of Z: −1): one symmetric-Toeplitz product of size 2N on a circulant of length ≥ 4N − 1.
+    """
     length = fft.next_fast_len(4 * n - 1, real=True)
     circulant = np.zeros(length)
     circulant[: 2 * n] = lam
     circulant[length - 2 * n + 1 :] = lam[:0:-1]
     circulant_hat = fft.rfft(circulant)
 
+    def product(x, parity=1.0):
+        extended = np.concatenate([parity * x[::-1], x])
+        return fft.irfft(circulant_hat * fft.rfft(extended, length), length)[n : 2 * n]
+
+    return product
+
+
+def gap_eigenvalue(omega_meV, a2f, temperature_K: float, mu_star_c: float, omega_c_meV: float) -> float:
+    """Largest eigenvalue ρ(T) of the linearised gap equation (module docstring); Tc is where ρ = 1.
+
+    `a2f` must be non-negative on a uniform grid of ω > 0 (see `check_spectrum`); `mu_star_c` is the
+    μ* at the cutoff `omega_c_meV` (see `mu_star_at_cutoff`).
+    """
+    n, pi_t, lam, _, z_omega = _matsubara_axis(omega_meV, a2f, temperature_K, omega_c_meV)
+    s = np.sqrt(pi_t / z_omega)
+    if n <= _DENSE_BELOW:
+        index = np.arange(n)
+        kernel = lam[np.abs(index[:, None] - index[None, :])] + lam[index[:, None] + index[None, :] + 1]
+        b = s[:, None] * (kernel - 2.0 * mu_star_c) * s[None, :]
+        return float(np.linalg.eigvalsh(b)[-1])
+    folded = _folded_product(lam, n)
+
     def apply(x):
         sx = s * x.ravel()
-        extended = np.concatenate([sx[::-1], sx])
-        folded = fft.irfft(circulant_hat * fft.rfft(extended, length), length)[n : 2 * n]
-        return s * (folded - 2.0 * mu_star_c * sx.sum())
+        return s * (folded(sx) - 2.0 * mu_star_c * sx.sum())
 
     operator = LinearOperator((n, n), matvec=apply, dtype=float)
     return float(eigsh(operator, k=1, which="LA", v0=s, tol=1e-10, return_eigenvectors=False)[0])
+
+
+def _prepared(omega_meV, a2f, mu_star, omega_c_meV, max_negative_fraction, first_bin):
+    """(checked spectrum, ω_c, μ*(ω_c)) with the default cutoff and the μ* conversion of this module."""
+    spectrum = check_spectrum(omega_meV, a2f, max_negative_fraction, first_bin)
+    omega_c = CUTOFF_FACTOR * spectrum.omega_max_meV if omega_c_meV is None else float(omega_c_meV)
+    if not omega_c > spectrum.omega_max_meV:
+        raise EliashbergInputError(
+            f"omega_c_meV = {omega_c:.4g} is not above the top phonon frequency "
+            f"{spectrum.omega_max_meV:.4g} meV: the cutoff must lie well above the spectrum "
+            f"(default {CUTOFF_FACTOR:g} × ω_max)"
+        )
+    return spectrum, omega_c, mu_star_at_cutoff(mu_star, spectrum.omega_max_meV, omega_c)
 
 
 def eliashberg_tc(
@@ -242,16 +276,9 @@ def eliashberg_tc(
     Raises EliashbergInputError for an unusable spectrum or parameter, or when Tc is too high for the
     cutoff (fewer than MIN_MATSUBARA frequencies below ω_c at the upper bound).
     """
-    spectrum = check_spectrum(omega_meV, a2f, max_negative_fraction, first_bin)
-    omega_c = CUTOFF_FACTOR * spectrum.omega_max_meV if omega_c_meV is None else float(omega_c_meV)
-    if not omega_c > spectrum.omega_max_meV:
-        raise EliashbergInputError(
-            f"omega_c_meV = {omega_c:.4g} is not above the top phonon frequency {spectrum.omega_max_meV:.4g} meV: "
-            f"the cutoff must lie well above the spectrum (default {CUTOFF_FACTOR:g} × ω_max)"
-        )
+    spectrum, omega_c, mu_c = _prepared(omega_meV, a2f, mu_star, omega_c_meV, max_negative_fraction, first_bin)
     if not lowest_temperature_K > 0:
         raise EliashbergInputError(f"lowest_temperature_K = {lowest_temperature_K!r} must be positive")
-    mu_c = mu_star_at_cutoff(mu_star, spectrum.omega_max_meV, omega_c)
 
     def rho_minus_one(temperature_K):
         return gap_eigenvalue(spectrum.omega_meV, spectrum.a2f, temperature_K, mu_c, omega_c) - 1.0
@@ -270,22 +297,23 @@ def eliashberg_tc(
             n_matsubara=matsubara_count(temperature_K, omega_c),
         )
 
-    lam_omega2 = float(2.0 * np.sum(spectrum.a2f * spectrum.omega_meV) * (spectrum.omega_meV[1] - spectrum.omega_meV[0]))
-    bound_K = physics.mev_to_kelvin(UPPER_BOUND_FACTOR * np.sqrt(lam_omega2))
-    cutoff_limit_K = physics.mev_to_kelvin(omega_c / (np.pi * (2 * MIN_MATSUBARA - 1)))
-    high_K = min(bound_K, cutoff_limit_K)
+    d_omega = spectrum.omega_meV[1] - spectrum.omega_meV[0]
+    lambda_omega2 = 2.0 * np.sum(spectrum.a2f * spectrum.omega_meV) * d_omega  # λ⟨ω²⟩, meV²
+    bound_K = physics.mev_to_kelvin(UPPER_BOUND_FACTOR * np.sqrt(lambda_omega2))
+    high_K = min(bound_K, physics.mev_to_kelvin(omega_c / (np.pi * (2 * MIN_MATSUBARA - 1))))
     if high_K <= lowest_temperature_K:
         raise EliashbergInputError(
-            f"the upper bound {high_K:.4g} K is not above lowest_temperature_K = {lowest_temperature_K:.4g} K: "
-            "raise omega_c_meV or lower lowest_temperature_K"
+            f"the upper bound {high_K:.4g} K is not above lowest_temperature_K = {lowest_temperature_K:.4g} K:"
+            " raise omega_c_meV or lower lowest_temperature_K"
         )
     # Start from Allen–Dynes: the bracket then costs two or three solves instead of a walk from the ends.
     moments = physics.moments_from_a2f(spectrum.omega_meV, spectrum.a2f)
     guess_K = physics.allen_dynes_tc(moments.lambda_, moments.omega_log_K, moments.omega_2_K, mu_star)
-    low, high = _bracket(rho_minus_one, float(np.clip(guess_K, lowest_temperature_K, high_K)), lowest_temperature_K, high_K)
+    start_K = float(np.clip(guess_K, lowest_temperature_K, high_K))
+    low, high = _bracket(rho_minus_one, start_K, lowest_temperature_K, high_K)
     if low is None:
-        return result(None, lowest_temperature_K, f"largest gap eigenvalue < 1 at the lowest temperature "
-                      f"solved, {lowest_temperature_K:g} K", lowest_temperature_K)
+        reason = f"largest gap eigenvalue < 1 at the lowest temperature solved, {lowest_temperature_K:g} K"
+        return result(None, lowest_temperature_K, reason, lowest_temperature_K)
     if high is None:
         raise EliashbergInputError(
             f"Tc is above {high_K:.4g} K, where fewer than {MIN_MATSUBARA} Matsubara frequencies lie below "
@@ -293,6 +321,83 @@ def eliashberg_tc(
         )
     tc_K = float(brentq(rho_minus_one, low, high, rtol=_RTOL_K))
     return result(tc_K, None, "", tc_K)
+
+
+@dataclass(frozen=True, eq=False)  # holds arrays
+class MatsubaraGap:
+    """The non-linear isotropic Eliashberg equations solved at one temperature.
+
+    omega_n_meV, delta_meV, z: (N,) positive Matsubara frequencies below ω_c, Δ(iω_n) and Z(iω_n);
+    delta_meV is exactly 0 in the normal state (the equations' solution above Tc). iterations: the
+    fixed-point iterations it took.
+    """
+
+    temperature_K: float
+    omega_n_meV: np.ndarray
+    delta_meV: np.ndarray
+    z: np.ndarray
+    mu_star_c: float
+    omega_c_meV: float
+    iterations: int
+
+    @property
+    def delta_0_meV(self) -> float:
+        """Δ(iπT), the gap to plot against T: → 0 at Tc, → the gap edge Δ(0) at low T and weak coupling."""
+        return float(self.delta_meV[0])
+
+
+def matsubara_gap(
+    omega_meV,
+    a2f,
+    temperature_K: float,
+    mu_star: float = physics.DEFAULT_MU_STAR,
+    omega_c_meV: float | None = None,
+    max_negative_fraction: float = MAX_NEGATIVE_FRACTION,
+    first_bin: int = 0,
+    tolerance: float = 1e-10,
+    max_iterations: int = 20000,
+) -> MatsubaraGap:
+    """Δ(iω_n) and Z(iω_n) of the non-linear equations at `temperature_K` (same inputs as `eliashberg_tc`).
+
+        Z_n = 1 + (πT/ω_n) Σ_m λ(n−m) ω_m/R_m,   Z_n Δ_n = πT Σ_{|ω_m|<ω_c} [λ(n−m) − μ*(ω_c)] Δ_m/R_m,
+        R_m = sqrt(ω_m² + Δ_m²).
+
+    Z's sum runs over all m: its exact normal-state part plus the correction (ω_m/R_m − 1) inside ω_c
+    (Δ_m ≪ ω_m beyond). Fixed-point iteration from Δ = ω_max/20 until the largest change is below
+    `tolerance` × max|Δ|; when Δ falls below `tolerance` × its start the state is normal (Δ = 0).
+    Convergence slows as T → Tc; raises EliashbergConvergenceError after `max_iterations`.
+    """
+    spectrum, omega_c, mu_c = _prepared(omega_meV, a2f, mu_star, omega_c_meV, max_negative_fraction, first_bin)
+    n, pi_t, lam, omega_n, z_omega_normal = _matsubara_axis(spectrum.omega_meV, spectrum.a2f, temperature_K, omega_c)
+    folded = _folded_product(lam, n)
+    start = spectrum.omega_max_meV / 20.0
+    delta = np.full(n, start)
+    for iteration in range(1, max_iterations + 1):
+        inverse_r = 1.0 / np.hypot(omega_n, delta)
+        z = (z_omega_normal + pi_t * folded(omega_n * inverse_r - 1.0, parity=-1.0)) / omega_n
+        phi = delta * inverse_r
+        new = pi_t * (folded(phi) - 2.0 * mu_c * phi.sum()) / z
+        change = np.max(np.abs(new - delta))
+        delta = new
+        if np.max(np.abs(delta)) < tolerance * start:
+            delta = np.zeros(n)
+            break
+        if change <= tolerance * np.max(np.abs(delta)):
+            break
+    else:
+        raise EliashbergConvergenceError(
+            f"the gap equations did not converge in {max_iterations} iterations at {temperature_K:.4g} K "
+            "(critical slowing down near Tc): solve a little further from Tc or raise max_iterations"
+        )
+    return MatsubaraGap(
+        temperature_K=float(temperature_K),
+        omega_n_meV=omega_n,
+        delta_meV=delta,
+        z=z,
+        mu_star_c=mu_c,
+        omega_c_meV=omega_c,
+        iterations=iteration,
+    )
 
 
 def _bracket(f, start_K: float, low_K: float, high_K: float, factor: float = 1.5):

@@ -248,3 +248,40 @@ def test_tc_above_what_the_cutoff_resolves_is_an_error():
     omega, a2f = einstein(30.0)  # Tc ≈ 0.18·sqrt(30)·ω_E ≈ 2 ω_E: far above a 10 × ω_max cutoff's reach
     with pytest.raises(EliashbergInputError, match="raise omega_c_meV"):
         eliashberg.eliashberg_tc(omega, a2f, mu_star=0.0)
+
+
+# --- the non-linear gap ----------------------------------------------------------------------------------
+
+
+def test_weak_coupling_gap_ratio_is_bcs():
+    # Weak coupling keeps BCS' 2Δ(0)/k_B Tc = 3.53 (Mirabi, Boyack & Marsiglio, PRB 101, 064506 (2020));
+    # Δ(iπT) at T = 0.1 Tc is Δ(0) there. Einstein λ = 0.4, μ* = 0 (measured 3.57).
+    omega, a2f = einstein(0.4)
+    tc_K = eliashberg.eliashberg_tc(omega, a2f, mu_star=0.0).tc_K
+    gap = eliashberg.matsubara_gap(omega, a2f, 0.1 * tc_K, mu_star=0.0)
+    assert 2 * gap.delta_0_meV / physics.kelvin_to_mev(tc_K) == pytest.approx(3.53, rel=0.02)
+
+
+@pytest.mark.parametrize("lam", [1.0, 1.5])
+def test_strong_coupling_gap_ratio_follows_carbotte(lam):
+    # Carbotte, RMP 62, 1027 (1990), eq. (4.1): 2Δ/k_B Tc = 3.53[1 + 12.5 (Tc/ω_log)² ln(ω_log/2Tc)], a fit
+    # to real-axis Eliashberg gaps (measured here: 3.92 vs 3.98 at λ = 1, 4.36 vs 4.51 at λ = 1.5).
+    omega, a2f = two_peaks(lam)
+    tc_K = eliashberg.eliashberg_tc(omega, a2f).tc_K
+    omega_log_K = physics.moments_from_a2f(omega, a2f).omega_log_K
+    fit = 3.53 * (1 + 12.5 * (tc_K / omega_log_K) ** 2 * np.log(omega_log_K / (2 * tc_K)))
+    ratio = 2 * eliashberg.matsubara_gap(omega, a2f, 0.1 * tc_K).delta_0_meV / physics.kelvin_to_mev(tc_K)
+    assert ratio == pytest.approx(fit, rel=0.05)
+    assert ratio > 3.53 * 1.08  # visibly strong-coupled
+
+
+def test_gap_closes_at_the_linearised_tc():
+    # The non-linear solution vanishes at the Tc of the linear one: Δ² ∝ (Tc − T) just below it
+    # (Ginzburg–Landau), so a straight line through Δ² at 0.97–0.99 Tc meets zero at Tc.
+    omega, a2f = two_peaks(1.0)
+    tc_K = eliashberg.eliashberg_tc(omega, a2f).tc_K
+    fractions = np.array([0.97, 0.98, 0.99])
+    squares = [eliashberg.matsubara_gap(omega, a2f, f * tc_K).delta_0_meV ** 2 for f in fractions]
+    slope, intercept = np.polyfit(fractions, squares, 1)
+    assert -intercept / slope == pytest.approx(1.0, abs=2e-3)
+    assert eliashberg.matsubara_gap(omega, a2f, 1.01 * tc_K).delta_0_meV == 0.0

@@ -1,0 +1,87 @@
+#!/usr/bin/env python
+"""Eliashberg Tc: timing on one core, and Allen–Dynes vs Eliashberg for the campaign's documents.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/eliashberg.py [--repeats 7]
+
+Times `betenet.eliashberg.eliashberg_tc` (μ* = 0.10, default cutoff 10 × ω_max) on
+  - 51-bin spectra: the campaign's stored α²F of Ta, Mo and Al through `physics.to_model_grid`
+    (first_bin=1, as the model's moments);
+  - raw QE spectra: matdyn's a2F.dos4 of QE's ph_metal Al (100 points) and the 200-point stored α²F of
+    Al, Ta, Au;
+then prints λ, ω_log, Allen–Dynes Tc (the document's) and Eliashberg Tc for every `ok` document of
+fixtures/campaign-fast/documents.json.gz.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before NumPy loads its BLAS: the goal is one core
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from betenet import physics  # noqa: E402
+from betenet.eliashberg import eliashberg_tc  # noqa: E402
+from betenet.parsers.a2f import parse_a2f_dos  # noqa: E402
+from betenet.store.transfer import read_documents  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def timed(repeats: int, *args, **kwargs):
+    """(result, min s, median s) of `eliashberg_tc(*args, **kwargs)` over `repeats` calls."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = eliashberg_tc(*args, **kwargs)
+        times.append(time.perf_counter() - start)
+    return result, min(times), float(np.median(times))
+
+
+def tc_text(result) -> str:
+    return f"{result.tc_K:.3f}" if result.tc_K is not None else f"< {result.below_K:g}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args(argv)
+    docs = [d for d in read_documents(FIXTURES / "campaign-fast" / "documents.json.gz") if d.status == "ok"]
+    by_name = {d.formula_pretty: d for d in docs}
+    print(f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, {args.repeats} repeats\n")
+
+    print("| spectrum | points | Tc (K) | N Matsubara at Tc | min ms | median ms |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    cases = []
+    for name in ("Ta", "Mo", "Al"):
+        doc = by_name[name]
+        cases.append((f"{name}, 51-bin model grid", physics.MODEL_GRID_MEV,
+                      physics.to_model_grid(doc.a2f.omega_meV, doc.a2f.a2f), {"first_bin": 1}))
+    raw = parse_a2f_dos(FIXTURES / "qe-6.7" / "al" / "a2F.dos4")
+    cases.append(("Al, QE ph_metal a2F.dos4 (raw)", raw.omega_meV, raw.a2f, {}))
+    for name in ("Al", "Ta", "Au"):
+        doc = by_name[name]
+        cases.append((f"{name}, stored α²F (raw, 0.020 Ry)", doc.a2f.omega_meV, doc.a2f.a2f, {}))
+    for label, omega, a2f, kwargs in cases:
+        result, best, median = timed(args.repeats, omega, a2f, **kwargs)
+        print(f"| {label} | {np.size(omega)} | {tc_text(result)} | {result.n_matsubara} | "
+              f"{best * 1e3:.1f} | {median * 1e3:.1f} |")
+
+    print("\n| material | λ | ω_log (K) | ω₂/ω_log | neg. weight % of λ | Allen–Dynes Tc (K) | Eliashberg Tc (K) "
+          "| Eliashberg / AD | μ*(ω_c) | ms |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for doc in sorted(docs, key=lambda d: -d.lambda_):
+        result, best, _ = timed(1, doc.a2f.omega_meV, doc.a2f.a2f, mu_star=doc.a2f.mu_star)
+        ratio = f"{result.tc_K / doc.tc_K:.3f}" if result.tc_K is not None and doc.tc_K > 0 else "–"
+        print(f"| {doc.formula_pretty} | {doc.lambda_:.3f} | {doc.omega_log_K:.1f} | "
+              f"{doc.omega_2_K / doc.omega_log_K:.3f} | {100 * result.negative_fraction:.2f} | {doc.tc_K:.3g} | "
+              f"{tc_text(result)} | {ratio} | {result.mu_star_c:.4f} | {best * 1e3:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
