@@ -71,15 +71,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {label} | {np.size(omega)} | {tc_text(result)} | {result.n_matsubara} | "
               f"{best * 1e3:.1f} | {median * 1e3:.1f} |")
 
-    print("\n| material | λ | ω_log (K) | ω₂/ω_log | neg. weight % of λ | Allen–Dynes Tc (K) | Eliashberg Tc (K) "
-          "| Eliashberg / AD | μ*(ω_c) | ms |")
+    print("\n| material | λ | ω_log (K) | ω₂/ω_log | neg. weight % of λ | Allen–Dynes Tc (K) "
+          "| Eliashberg Tc (K) | Eliashberg / AD | μ*(ω_c) | ms |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for doc in sorted(docs, key=lambda d: -d.lambda_):
         result, best, _ = timed(1, doc.a2f.omega_meV, doc.a2f.a2f, mu_star=doc.a2f.mu_star)
         ratio = f"{result.tc_K / doc.tc_K:.3f}" if result.tc_K is not None and doc.tc_K > 0 else "–"
         print(f"| {doc.formula_pretty} | {doc.lambda_:.3f} | {doc.omega_log_K:.1f} | "
-              f"{doc.omega_2_K / doc.omega_log_K:.3f} | {100 * result.negative_fraction:.2f} | {doc.tc_K:.3g} | "
-              f"{tc_text(result)} | {ratio} | {result.mu_star_c:.4f} | {best * 1e3:.1f} |")
+              f"{doc.omega_2_K / doc.omega_log_K:.3f} | {100 * result.negative_fraction:.2f} | "
+              f"{doc.tc_K:.3g} | {tc_text(result)} | {ratio} | {result.mu_star_c:.4f} | {best * 1e3:.1f} |")
     return 0
 
 

@@ -17,10 +17,13 @@ eigenvalue ρ(T) crosses 1 (ρ grows as T falls).
 
 μ*: Allen–Dynes' μ* and the Eliashberg μ*(ω_c) are different numbers. The Coulomb pseudopotential at a
 cutoff ω follows 1/μ*(ω) = 1/μ + ln(E_F/ω), so a μ* quoted at a reference frequency ω_ref becomes
-μ*(ω_c) = μ* / (1 + μ* ln(ω_ref/ω_c)) — larger for ω_c > ω_ref, as more of the bare repulsion remains.
-`mu_star_at_cutoff` is the one place of that conversion; the reference frequency is the top phonon
-frequency ω_max (see MU_STAR_REFERENCE), the scale of the retardation in Morel–Anderson's
-renormalisation, with which the two Tc agree for ordinary spectra (tests/test_eliashberg.py).
+μ*(ω_c) = μ* / (1 + μ* ln(ω_ref/ω_c)): larger for ω_c > ω_ref, as less of the repulsion is renormalised
+away. `mu_star_at_cutoff` is the one place of that conversion. The reference is the top phonon frequency
+ω_max, the retardation scale of Morel–Anderson's renormalisation: with it the Eliashberg Tc is 0.94–1.03 ×
+Allen–Dynes for smooth spectra with 0.5 ≤ λ ≤ 1.5 and 0.99–1.00 × for the campaign's Mo, Pt, Ir, Ta, while
+ω_log (or ω₂) as reference gives 0.85–0.96 × (tests/test_eliashberg.py, benchmarks/RESULTS.md).
+
+The non-linear equations (R_m = sqrt(ω_m² + Δ_m²) for |ω_m|) give Δ(iω_n) below Tc: `matsubara_gap`.
 """
 
 from __future__ import annotations
@@ -34,16 +37,15 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 
 from betenet import physics
 
-# ω_c = CUTOFF_FACTOR × ω_max: once μ* is rescaled Tc moves by < 1 % from 10× to 40× (Al, Mo, Ta; tests); 10× is
-# the customary choice and keeps the Matsubara count ω_c/(2πT) modest.
+# ω_c = CUTOFF_FACTOR × ω_max: once μ* is rescaled, Tc moves by < 0.5 % from 10× to 40× (Al, Mo, Ta;
+# tests); 10× is the customary choice and keeps the Matsubara count ω_c/(2πT) modest.
 CUTOFF_FACTOR = 10.0
-MU_STAR_REFERENCE = "top phonon frequency"  # ω_ref of the μ* conversion
 # Below this the number of Matsubara points (≈ ω_c/2πT, ~7600 for Al at 0.1 K) costs more than the
 # answer is worth for a screen; a Tc below it is reported as "below", not computed.
 LOWEST_TEMPERATURE_K = 0.1
-# The upper end of the search: Tc ≤ 0.372·sqrt(λ⟨ω²⟩) for any α²F at μ* = 0 (Kiessling, Altshuler &
-# Yuzbashyan, "Bounds on Tc in the Eliashberg theory III", arXiv:2409.02121: 2.034 × 0.18273); μ* > 0
-# only lowers Tc.
+# The upper end of the search, × sqrt(λ⟨ω²⟩): Tc approaches 0.1827·sqrt(λ⟨ω²⟩) from below as λ → ∞
+# (Allen & Dynes, PRB 12, 905 (1975)) and μ* > 0 only lowers it; the rigorous bound for Einstein phonons
+# is 0.372 (Kiessling, Altshuler & Yuzbashyan, arXiv:2409.02121). A root above it raises, never hides.
 UPPER_BOUND_FACTOR = 0.4
 # At least this many positive Matsubara frequencies below ω_c at any temperature solved for.
 MIN_MATSUBARA = 8
@@ -132,7 +134,10 @@ def check_spectrum(
     positive = np.clip(spectrum, 0.0, None)
     if omega.size < 2 or not np.any(positive > 0):
         raise EliashbergInputError("α²F spectrum has no positive weight at ω > 0: nothing to solve for")
-    lam = float(physics.lambda_from_a2f(omega, positive))  # also checks the grid is uniform
+    try:
+        lam = float(physics.lambda_from_a2f(omega, positive))
+    except ValueError as err:
+        raise EliashbergInputError(f"{err}: resample the α²F onto evenly spaced frequencies") from err
     negative = float(physics.lambda_from_a2f(omega, positive - spectrum))
     if negative > max_negative_fraction * lam:
         raise EliashbergInputError(
@@ -276,7 +281,9 @@ def eliashberg_tc(
     Raises EliashbergInputError for an unusable spectrum or parameter, or when Tc is too high for the
     cutoff (fewer than MIN_MATSUBARA frequencies below ω_c at the upper bound).
     """
-    spectrum, omega_c, mu_c = _prepared(omega_meV, a2f, mu_star, omega_c_meV, max_negative_fraction, first_bin)
+    spectrum, omega_c, mu_c = _prepared(
+        omega_meV, a2f, mu_star, omega_c_meV, max_negative_fraction, first_bin
+    )
     if not lowest_temperature_K > 0:
         raise EliashbergInputError(f"lowest_temperature_K = {lowest_temperature_K!r} must be positive")
 
@@ -303,8 +310,8 @@ def eliashberg_tc(
     high_K = min(bound_K, physics.mev_to_kelvin(omega_c / (np.pi * (2 * MIN_MATSUBARA - 1))))
     if high_K <= lowest_temperature_K:
         raise EliashbergInputError(
-            f"the upper bound {high_K:.4g} K is not above lowest_temperature_K = {lowest_temperature_K:.4g} K:"
-            " raise omega_c_meV or lower lowest_temperature_K"
+            f"the upper bound {high_K:.4g} K is not above lowest_temperature_K = "
+            f"{lowest_temperature_K:.4g} K: raise omega_c_meV or lower lowest_temperature_K"
         )
     # Start from Allen–Dynes: the bracket then costs two or three solves instead of a walk from the ends.
     moments = physics.moments_from_a2f(spectrum.omega_meV, spectrum.a2f)
@@ -367,8 +374,12 @@ def matsubara_gap(
     `tolerance` × max|Δ|; when Δ falls below `tolerance` × its start the state is normal (Δ = 0).
     Convergence slows as T → Tc; raises EliashbergConvergenceError after `max_iterations`.
     """
-    spectrum, omega_c, mu_c = _prepared(omega_meV, a2f, mu_star, omega_c_meV, max_negative_fraction, first_bin)
-    n, pi_t, lam, omega_n, z_omega_normal = _matsubara_axis(spectrum.omega_meV, spectrum.a2f, temperature_K, omega_c)
+    spectrum, omega_c, mu_c = _prepared(
+        omega_meV, a2f, mu_star, omega_c_meV, max_negative_fraction, first_bin
+    )
+    n, pi_t, lam, omega_n, z_omega_normal = _matsubara_axis(
+        spectrum.omega_meV, spectrum.a2f, temperature_K, omega_c
+    )
     folded = _folded_product(lam, n)
     start = spectrum.omega_max_meV / 20.0
     delta = np.full(n, start)

@@ -1,4 +1,4 @@
-"""The isotropic Eliashberg Tc against published limits, Allen–Dynes, real QE spectra and its own invariances."""
+"""The isotropic Eliashberg Tc against published limits, Allen–Dynes, real QE spectra and invariances."""
 
 import numpy as np
 import pytest
@@ -184,8 +184,10 @@ def test_tc_insensitive_to_the_cutoff_once_mu_star_is_rescaled(campaign):
     spectrum = eliashberg.check_spectrum(omega, a2f)
 
     def fixed_mu_tc(omega_c):
-        return brentq(lambda t: eliashberg.gap_eigenvalue(spectrum.omega_meV, spectrum.a2f, t, 0.1, omega_c) - 1,
-                      0.5, 20.0, rtol=1e-6)
+        def rho_minus_one(t_K):
+            return eliashberg.gap_eigenvalue(spectrum.omega_meV, spectrum.a2f, t_K, 0.1, omega_c) - 1
+
+        return brentq(rho_minus_one, 0.5, 20.0, rtol=1e-6)
 
     assert fixed_mu_tc(40 * omega_max) / fixed_mu_tc(10 * omega_max) > 1.1
 
@@ -236,6 +238,7 @@ def test_negative_weight_is_clipped_up_to_the_documented_fraction():
         (np.arange(1.0, 5.0), np.ones(4), {"mu_star": -0.05}, "outside"),
         (np.arange(1.0, 5.0), np.ones(4), {"mu_star": 0.5}, "outside"),
         (np.arange(1.0, 5.0), np.ones(4), {"omega_c_meV": 3.0}, "not above the top phonon"),
+        (np.array([1.0, 2.0, 4.0, 5.0]), np.ones(4), {}, "uniform frequency grid"),
     ],
 )
 def test_unusable_input_raises_a_clear_error(omega, a2f, kwargs, message):
