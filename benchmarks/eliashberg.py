@@ -74,14 +74,17 @@ def model_spectra():
         "Debye": np.where(omega < 30.0, omega**2, 0.0),
         "two-peak": np.exp(-0.5 * ((omega - 12) / 2.5) ** 2) + 0.8 * np.exp(-0.5 * ((omega - 28) / 3.0) ** 2),
     }
+    def unit_lambda(omega_meV, shape):
+        return shape / physics.lambda_from_a2f(omega_meV, shape)
+
     for name, shape in shapes.items():
         for lam in (0.5, 1.0, 1.5, 2.5, 4.0):
-            yield f"{name} λ = {lam}", omega, shape * lam / physics.lambda_from_a2f(omega, shape)
+            yield f"{name} λ = {lam}", omega, lam * unit_lambda(omega, shape)
     omega = np.arange(0.2, 200.0, 0.2)
-    soft, hard = np.exp(-0.5 * ((omega - 5) / 1.0) ** 2), np.exp(-0.5 * ((omega - 150) / 8.0) ** 2)
+    peaks = [(5.0, 1.0), (150.0, 8.0)]  # (centre, width) meV
+    bimodal = sum(unit_lambda(omega, np.exp(-0.5 * ((omega - peak) / width) ** 2)) for peak, width in peaks)
     for lam in (1.0, 2.0, 3.0):
-        a2f = lam / 2 * (soft / physics.lambda_from_a2f(omega, soft) + hard / physics.lambda_from_a2f(omega, hard))
-        yield f"bimodal 5 + 150 meV, λ = {lam}", omega, a2f
+        yield f"bimodal 5 + 150 meV, λ = {lam}", omega, lam / 2 * bimodal
 
 
 def main(argv: list[str] | None = None) -> int:

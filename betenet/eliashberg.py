@@ -37,8 +37,8 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 
 from betenet import physics
 
-# ω_c = CUTOFF_FACTOR × ω_max: once μ* is rescaled, Tc moves by < 0.5 % from 10× to 40× (Al, Mo, Ta;
-# tests); 10× is the customary choice and keeps the Matsubara count ω_c/(2πT) modest.
+# ω_c = CUTOFF_FACTOR × ω_max: once μ* is rescaled, Tc moves by < 0.5 % from 10× to 40× (measured for
+# Al, Mo, Ta; the tests check Mo); 10× is the customary choice and keeps N ≈ ω_c/(2πT) modest.
 CUTOFF_FACTOR = 10.0
 # Below this the number of Matsubara points (≈ ω_c/2πT, ~7600 for Al at 0.1 K) costs more than the
 # answer is worth for a screen; a Tc below it is reported as "below", not computed.
@@ -178,7 +178,7 @@ def matsubara_count(temperature_K: float, omega_c_meV: float) -> int:
 
 
 def bosonic_kernel(omega_meV, a2f, temperature_K: float, n_max: int) -> np.ndarray:
-    """λ(k) = 2 Σ_ω α²F(ω) ω / (ω² + (2πTk)²) Δω for k = 0..n_max−1, shape (n_max,).
+    """λ(k) = 2 Σ_ω α²F(ω) ω / (ω² + (2πTk)²) Δω for k = 0..n_max−1, shape (n_max,); uniform ω grid.
 
     The rectangle rule of `physics.lambda_from_a2f`, so λ(0) is exactly the λ of the spectrum.
     """

@@ -68,9 +68,10 @@ def test_strong_coupling_limit_is_allen_dynes_asymptote():
 
 
 def test_einstein_weak_coupling_limit():
-    # Marsiglio, PRB 98, 024523 (2018) (arXiv:1807.04907), numerically exact Eliashberg for an Einstein
-    # spectrum at μ* = 0: Tc → (2e^γ/π)/√e · ω_E · exp(−(1+λ)/λ) as λ → 0, i.e. 0.6877 instead of BCS'
-    # 1.134; the correction is first order in λ, so two small couplings extrapolate linearly to λ = 0.
+    # Marsiglio, "Eliashberg theory in the weak coupling limit" (2018, arXiv:1807.04907), numerically exact
+    # Eliashberg for an Einstein spectrum at μ* = 0: Tc → (2e^γ/π)/√e · ω_E · exp(−(1+λ)/λ) as λ → 0, i.e.
+    # 0.6877 instead of BCS' 1.134; the correction is first order in λ, so two small couplings
+    # extrapolate linearly to λ = 0 (measured 0.723 at λ = 0.15, 0.735 at 0.2 → 0.689).
     limit = 2 * np.exp(EULER_GAMMA) / np.pi / np.sqrt(np.e)
     prefactors = {}
     for lam in (0.15, 0.2):
@@ -256,9 +257,9 @@ def test_negative_weight_is_clipped_up_to_the_documented_fraction():
     ],
 )
 def test_unusable_input_raises_a_clear_error(omega, a2f, kwargs, message):
-    with pytest.raises(EliashbergInputError, match=message):
+    with pytest.raises(ValueError, match=message) as raised:  # a ValueError callers can catch as such
         eliashberg.eliashberg_tc(omega, a2f, **kwargs)
-    assert issubclass(EliashbergInputError, ValueError)
+    assert type(raised.value) is EliashbergInputError
 
 
 def test_tc_above_what_the_cutoff_resolves_is_an_error():
@@ -281,8 +282,9 @@ def test_weak_coupling_gap_ratio_is_bcs():
 
 @pytest.mark.parametrize("lam", [1.0, 1.5])
 def test_strong_coupling_gap_ratio_follows_carbotte(lam):
-    # Carbotte, RMP 62, 1027 (1990), eq. (4.1): 2Δ/k_B Tc = 3.53[1 + 12.5 (Tc/ω_log)² ln(ω_log/2Tc)], a fit
-    # to real-axis Eliashberg gaps (measured here: 3.92 vs 3.98 at λ = 1, 4.36 vs 4.51 at λ = 1.5).
+    # 2Δ/k_B Tc = 3.53[1 + 12.5 (Tc/ω_log)² ln(ω_log/2Tc)], a fit to real-axis Eliashberg gaps
+    # (Mitrović, Zarate & Carbotte, PRB 29, 184 (1984); Carbotte, RMP 62, 1027 (1990)); measured here
+    # 3.92 vs 3.98 at λ = 1, 4.36 vs 4.51 at λ = 1.5.
     omega, a2f = two_peaks(lam)
     tc_K = eliashberg.eliashberg_tc(omega, a2f).tc_K
     omega_log_K = physics.moments_from_a2f(omega, a2f).omega_log_K
