@@ -243,6 +243,22 @@ def test_negative_weight_is_clipped_up_to_the_documented_fraction():
         eliashberg.eliashberg_tc(omega, a2f + dip * 0.2 / dip_weight)
 
 
+def test_real_small_smearing_spectra_are_refused(campaign):
+    # Au at σ = 0.002 Ry dips to −0.27 (negative weight 46 % of λ): an unconverged smearing, refused;
+    # of the campaign's 280 stored spectra only Al σ ≤ 0.008 and Au σ ≤ 0.004 Ry exceed 10 %.
+    au = {s.smearing_index: s for s in campaign["Au"].a2f_all}
+    with pytest.raises(EliashbergInputError, match=r"46\.\d% of λ"):
+        eliashberg.eliashberg_tc(au[1].omega_meV, au[1].a2f)
+    refused = []
+    for name, doc in campaign.items():
+        for spectrum in doc.a2f_all:
+            try:
+                eliashberg.check_spectrum(spectrum.omega_meV, spectrum.a2f)
+            except EliashbergInputError:
+                refused.append((name, spectrum.smearing_index))
+    assert sorted(refused) == [("Al", 1), ("Al", 2), ("Al", 3), ("Al", 4), ("Au", 1), ("Au", 2)]
+
+
 @pytest.mark.parametrize(
     ("omega", "a2f", "kwargs", "message"),
     [
