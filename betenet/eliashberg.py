@@ -195,6 +195,8 @@ def bosonic_kernel(omega_meV, a2f, temperature_K: float, n_max: int) -> np.ndarr
 
 def _matsubara_axis(omega_meV, a2f, temperature_K: float, omega_c_meV: float):
     """(N, πT, λ(k) for k < 2N, ω_n (N,), Z_n ω_n of the normal state (N,)) at one temperature."""
+    if not temperature_K > 0:
+        raise EliashbergInputError(f"temperature_K = {temperature_K!r}: the equations need T > 0")
     n = matsubara_count(temperature_K, omega_c_meV)
     if n == 0:
         raise EliashbergInputError(

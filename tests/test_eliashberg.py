@@ -278,6 +278,11 @@ def test_unusable_input_raises_a_clear_error(omega, a2f, kwargs, message):
     assert type(raised.value) is EliashbergInputError
 
 
+def test_gap_at_a_non_positive_temperature_is_an_error():
+    with pytest.raises(EliashbergInputError, match="T > 0"):
+        eliashberg.matsubara_gap(*two_peaks(1.0), temperature_K=0.0)
+
+
 def test_tc_above_what_the_cutoff_resolves_is_an_error():
     omega, a2f = einstein(30.0)  # Tc ≈ 0.18·sqrt(30)·ω_E ≈ 2 ω_E: far above a 10 × ω_max cutoff's reach
     with pytest.raises(EliashbergInputError, match="raise omega_c_meV"):
