@@ -111,7 +111,7 @@ def documents(tmp_path_factory):
     """Three real Al workflow documents (two ok, one unstable) and the recorded fcc-Al chain's (ok)."""
     from tests.al_documents import all_documents
 
-    require_qe("pw.x", "ph.x", "q2r.x", "matdyn.x")
+    require_qe("pw.x", "ph.x", "q2r.x", "matdyn.x", "lambda.x")
     return all_documents(tmp_path_factory.mktemp("al-workflow"))
 
 
