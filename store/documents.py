@@ -197,6 +197,19 @@ class ImaginaryMode(BaseModel):
     frequency_meV: float = Field(description="The (negative = imaginary) frequency, meV.")
 
 
+class RemedyAttempt(BaseModel):
+    """One rung of the remedy ladder: what changed and what the phonons said then."""
+
+    step: int = Field(description="1-based rung number.")
+    change: dict = Field(description="The settings changed for this attempt, e.g. {'kgrid_scf': [12, 12, 12]}.")
+    why: str = Field(description="The finding this attempt answers.")
+    stable: bool
+    cause: Cause | None = None
+    lowest_frequency_meV: float
+    lowest_mode: ImaginaryMode | None = Field(default=None, description="Where the lowest imaginary mode was.")
+    wall_time_s: float = Field(description="QE wall time of the attempt's runs, s.")
+
+
 class StabilityData(BaseModel):
     """Dynamic-stability verdict from the coarse phonons, confirmed on the el-ph q-grid when that ran."""
 
@@ -241,19 +254,10 @@ class StabilityData(BaseModel):
     cause_grid: Literal["coarse", "elph"] | None = Field(
         default=None, description="Which q-grid's force constants the cause was found on."
     )
-
-
-class RemedyAttempt(BaseModel):
-    """One rung of the remedy ladder: what changed and what the phonons said then."""
-
-    step: int = Field(description="1-based rung number.")
-    change: dict = Field(description="The settings changed for this attempt, e.g. {'kgrid_scf': [12, 12, 12]}.")
-    why: str = Field(description="The finding this attempt answers.")
-    stable: bool
-    cause: Cause | None = None
-    lowest_frequency_meV: float
-    lowest_mode: ImaginaryMode | None = Field(default=None, description="Where the lowest imaginary mode was.")
-    wall_time_s: float = Field(description="QE wall time of the attempt's runs, s.")
+    remedy_attempts: list[RemedyAttempt] = Field(
+        default_factory=list, description="The remedy ladder's attempts, in order, each with what it changed and "
+        "what the phonons said then (empty: the first run needed no remedy)."
+    )
 
 
 class QualityData(BaseModel):
@@ -272,7 +276,6 @@ class QualityData(BaseModel):
     magnetic_moment_muB: float | None = Field(
         default=None, description="Total magnetisation of the spin-polarised check, μB per cell (None: not run)."
     )
-    remedy_attempts: list[RemedyAttempt] = Field(default_factory=list)
     flags: list[str] = Field(
         default_factory=list, description="Named warnings (see betenet.workflows.quality.FLAGS); build-dataset "
         "leaves flagged documents out unless told to keep a flag."

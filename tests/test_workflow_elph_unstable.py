@@ -12,7 +12,7 @@ from betenet.workflows.flows import build_document
 from betenet.workflows.makers import MatdynMaker
 from betenet.workflows.outputs import QETaskDoc
 from betenet.workflows.presets import resolve_settings
-from betenet.workflows.stability import confirm_on_elph_grid, unstable_reason
+from betenet.workflows.stability import confirm_on_elph_grid, unstable_status
 from tests.conftest import FIXTURES, require_qe
 
 pytestmark = pytest.mark.qe
@@ -37,13 +37,22 @@ def test_fine_grid_imaginary_modes_revoke_stability_and_skip_a2f(tmp_path):
     assert out.a2f_all == [] and out.qe_lambda == []  # QE's α²F of these modes (λ < 0) is never read
 
     verdict = confirm_on_elph_grid(coarse_pass(), out.phonon_dos)
-    assert not verdict.stable and verdict.elph_qgrid == (3, 3, 3)
+    assert not verdict.stable and verdict.elph_qgrid == (3, 3, 3) and verdict.cause is None  # no force constants
     assert verdict.elph_lowest_frequency_meV == pytest.approx(omega[0])
-    reason = unstable_reason(verdict)
-    assert "el-ph (3, 3, 3) q-grid" in reason and f"{omega[0]:.2f} meV" in reason
+    status, reason = unstable_status(verdict)
+    assert status == "unstable" and "el-ph (3, 3, 3) q-grid" in reason and f"{omega[0]:.2f} meV" in reason
 
-    doc = build_document(resolve_settings("fast"), pb, pb, "pb-test", [], {"matdyn_elph": out}, coarse_pass())
-    assert doc.status == "unstable" and doc.status_reason == reason
+    # with the el-ph grid's force constants the modes get a cause: these are imaginary at the 3×3×3 grid's own
+    # points (−4.83 meV at q = (1/3, 0, 1/3), as ph.x computed them), so genuine at these settings
+    doc = build_document(resolve_settings("fast"), pb, pb, "pb-test", [], {"matdyn_elph": out, "q2r_elph": q2r},
+                         coarse_pass())
+    assert doc.status == "unstable" and doc.stability.cause == "genuine" and doc.stability.cause_grid == "elph"
+    assert "el-ph (3, 3, 3) q-grid" in doc.status_reason and "directly computed q-point" in doc.status_reason
+    worst = doc.stability.imaginary_modes[0]
+    direct = [m for m in doc.stability.imaginary_modes if m.direct]
+    assert direct and direct[0].frequency_meV == pytest.approx(-4.83, abs=0.01) and direct[0].branch == 0
+    assert sorted(abs(round(3 * x)) for x in direct[0].q_crystal) == [0, 1, 1]
+    assert worst.frequency_meV <= direct[0].frequency_meV
     assert doc.a2f is None and doc.lambda_ is None and doc.tc_K is None  # no made-up numbers
     assert doc.phonon_dos_fine.omega_meV[0] == pytest.approx(omega[0]) and not doc.stability.stable
 
@@ -58,4 +67,4 @@ def test_fine_grid_check_keeps_a_stable_verdict_and_the_coarse_reason():
     assert verdict.stable and verdict.elph_lowest_frequency_meV == 0.0
     coarse_fail = coarse_pass().model_copy(update={"stable": False, "lowest_frequency_meV": -3.0})
     assert not confirm_on_elph_grid(coarse_fail, fine).stable  # never turns unstable into stable
-    assert "coarse (2, 2, 2) q-grid" in unstable_reason(coarse_fail)
+    assert unstable_status(coarse_fail)[0] == "unstable" and "coarse (2, 2, 2) q-grid" in unstable_status(coarse_fail)[1]

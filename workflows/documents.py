@@ -26,10 +26,12 @@ from betenet.store.documents import (
     StabilityData,
 )
 from betenet.store.stores import get_store, save_document
-from betenet.workflows.makers import as_structure
+from betenet.workflows.instability import CauseThresholds
+from betenet.workflows.makers import as_structure, force_constants_file
 from betenet.workflows.outputs import QETaskDoc
 from betenet.workflows.presets import ElectronPhononSettings
-from betenet.workflows.stability import confirm_on_elph_grid, unstable_reason
+from betenet.workflows.quality import quality_of
+from betenet.workflows.stability import confirm_on_elph_grid, unstable_status
 
 if TYPE_CHECKING:
     from betenet.workflows.flows import ElectronPhononMaker
@@ -106,7 +108,8 @@ def build_document(settings: ElectronPhononSettings, structure: Structure, input
         wall_times_s={**{k: t.wall_time_s for k, t in tasks.items()}, **route.provenance.wall_times_s},
     )
     if fine_dos is not None:
-        stability = confirm_on_elph_grid(stability, fine_dos)
+        fine_fc = force_constants_file(tasks["q2r_elph"]) if "q2r_elph" in tasks else None
+        stability = confirm_on_elph_grid(stability, fine_dos, structure, fine_fc, CauseThresholds.from_settings(settings))
     fields: dict[str, Any] = dict(
         calc_id=calc_id, input_structure=input_structure, method=settings.method, parameters=params,
         stability=stability, provenance=provenance, epw=route.epw, phonon_dos_fine=fine_dos,
@@ -115,7 +118,8 @@ def build_document(settings: ElectronPhononSettings, structure: Structure, input
     if status_reason is not None:
         fields.update(status="failed", status_reason=status_reason)
     elif not stability.stable:
-        fields.update(status="unstable", status_reason=unstable_reason(stability))
+        status, reason = unstable_status(stability)
+        fields.update(status=status, status_reason=reason)
     elif route.failure_reason is not None:
         fields.update(status="failed", status_reason=route.failure_reason)
     else:
@@ -125,6 +129,8 @@ def build_document(settings: ElectronPhononSettings, structure: Structure, input
             lambda_qsum=route.lambda_qsum, lambda_=chosen.lambda_, omega_log_K=chosen.omega_log_K,
             omega_2_K=chosen.omega_2_K, tc_K=chosen.tc_K,
         )
+    fields["quality"] = quality_of(settings, stability, fields["phonon_dos_coarse"], fields.get("a2f"),
+                                   route.lambda_qsum)
     return ElectronPhononDoc.from_structure(structure, **fields)
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from jobflow import Flow, Maker, Response, job
@@ -29,10 +28,9 @@ from pymatgen.core import Structure
 from betenet.qe.params import deep_merge
 from betenet.qe.pseudo import PseudoFamily
 from betenet.qe.structure import qe_symmetric_cell
-from betenet.store.documents import PseudoData, StabilityData, calc_identity
+from betenet.store.documents import PseudoData, RemedyAttempt, StabilityData, calc_identity
 from betenet.workflows.documents import RouteResult, build_document, dfpt_route, store_document
 from betenet.workflows.makers import (
-    FLFRC,
     LambdaMaker,
     MatdynMaker,
     PhMaker,
@@ -40,9 +38,12 @@ from betenet.workflows.makers import (
     Q2rMaker,
     as_structure,
     choose_kgrid,
+    force_constants_file,
 )
 from betenet.workflows.outputs import QETaskDoc
 from betenet.workflows.presets import ElectronPhononSettings, resolve_settings
+from betenet.workflows.instability import CauseThresholds
+from betenet.workflows.remedy import attempt_record, next_remedy
 from betenet.workflows.stability import stability_verdict
 
 # build_document lives in workflows/documents.py; local runs and tests import it from here as before
@@ -185,28 +186,74 @@ class ElectronPhononMaker(Maker):
 
 
 def coarse_stability_verdict(settings, structure: Structure, tasks: dict) -> StabilityData:
-    """The dynamic-stability verdict from the coarse-phonon tasks (ph.x, q2r.x, matdyn.x + phonopy); `settings`
-    is the DFPT or the EPW settings object (both carry qgrid_coarse, the threshold and the phonopy mesh)."""
+    """The dynamic-stability verdict with its cause from the coarse-phonon tasks (ph.x, q2r.x, matdyn.x +
+    phonopy); `settings` is the DFPT or the EPW settings object."""
     q2r, matdyn, ph = (QETaskDoc.model_validate(tasks[k]) for k in ("q2r_coarse", "matdyn_coarse", "ph_coarse"))
     return stability_verdict(
         structure, ph_lowest_meV=ph.lowest_frequency_meV, matdyn_dos=matdyn.phonon_dos,
-        force_constants=Path(q2r.dir_name) / FLFRC, qgrid=settings.qgrid_coarse,
-        threshold_meV=settings.stability_threshold_meV, phonopy_mesh=settings.phonopy_mesh,
+        force_constants=force_constants_file(q2r), qgrid=ph.qgrid or settings.qgrid_coarse,
+        thresholds=CauseThresholds.from_settings(settings), phonopy_mesh=settings.phonopy_mesh,
         gamma_acoustic_meV=ph.gamma_acoustic_meV,
     )
 
 
+COARSE_STEPS = ("scf", "ph_coarse", "q2r_coarse", "matdyn_coarse")
+
+
 @job
 def stability_gate(maker: ElectronPhononMaker, structure, input_structure: Structure, calc_id: str,
-                   pseudos: list, tasks: dict) -> Response:
-    """Stable → replace with the maker's el-ph branch (`elph_branch`); unstable → with the document Job alone."""
+                   pseudos: list, tasks: dict, attempts: list | None = None, pending: dict | None = None) -> Response:
+    """The coarse verdict, then: a remedy attempt (the coarse phonons again with one setting changed, and this
+    gate after them), or — once the verdict is final — the maker's el-ph branch (`elph_branch`) for a stable
+    material, the document Job alone for an unstable or unresolved one.
+
+    `pending`: the attempt whose tasks just ran ({"rung", "overrides", "why"}); `attempts`: the earlier ones."""
     structure = as_structure(structure)
-    verdict = coarse_stability_verdict(maker.settings, structure, tasks)
+    s = maker.settings
+    verdict = coarse_stability_verdict(s, structure, tasks)
+    attempts = [RemedyAttempt.model_validate(a) for a in attempts or []]
+    if pending is not None:
+        wall = sum(QETaskDoc.model_validate(tasks[k]).wall_time_s for k in pending["steps"])
+        attempts.append(attempt_record(len(attempts) + 1, pending["rung"], pending["overrides"], pending["why"],
+                                       verdict, wall))
+    verdict = verdict.model_copy(update={"remedy_attempts": attempts})
+    scf, ph = QETaskDoc.model_validate(tasks["scf"]), QETaskDoc.model_validate(tasks["ph_coarse"])
+    ran = {"kgrid_scf": scf.kgrid, "qgrid_coarse": ph.qgrid or s.qgrid_coarse,
+           "ecutrho_Ry": scf.parameters.get("system", {}).get("ecutrho")}
+    coarse_dos = QETaskDoc.model_validate(tasks["matdyn_coarse"]).phonon_dos
+    remedy = next_remedy(verdict, s, coarse_dos, ran, attempts)
+    if remedy is not None:
+        return Response(output=verdict, replace=_remedy_attempt(maker, structure, input_structure, calc_id, pseudos,
+                                                                tasks, verdict, *remedy))
     if not verdict.stable:
         doc = store_document(maker, structure, input_structure, calc_id, pseudos, tasks, verdict)
         return Response(output=verdict, replace=Flow([doc], output=doc.output, name="unstable: document"))
     return Response(output=verdict, replace=maker.elph_branch(structure, input_structure, calc_id, pseudos, tasks,
                                                              verdict))
+
+
+def _remedy_attempt(maker, structure, input_structure, calc_id, pseudos, tasks, verdict, rung, overrides, why) -> Flow:
+    """The coarse phonons with `overrides` (the scf too when the electrons change), then the gate again. The
+    document keeps its calc_id: its identity is the requested protocol, not the attempt that succeeded."""
+    step = len(verdict.remedy_attempts) + 1
+    remedied = maker.with_options(**overrides)
+    makers = remedied.makers(structure)
+    jobs, new = [], {}
+    if "qgrid_coarse" not in overrides:  # k-grid or cutoff: new electrons, so a new scf
+        scf = makers["scf"].make(structure)
+        jobs.append(scf)
+        new["scf"] = scf.output
+    scf_dir = (new["scf"].dir_name if "scf" in new else QETaskDoc.model_validate(tasks["scf"]).dir_name)
+    ph = makers["ph_coarse"].make(scf_dir)
+    q2r = makers["q2r_coarse"].make([ph.output.dir_name])
+    matdyn = makers["matdyn_coarse"].make(q2r.output, structure, remedied.settings.qgrid_coarse)
+    jobs += [ph, q2r, matdyn]
+    new.update(ph_coarse=ph.output, q2r_coarse=q2r.output, matdyn_coarse=matdyn.output)
+    earlier = {f"before_remedy{step}_{k}": tasks[k] for k in COARSE_STEPS if k in new}  # kept for provenance
+    gate = stability_gate(remedied, structure, input_structure, calc_id, pseudos, {**tasks, **earlier, **new},
+                          [a.model_dump() for a in verdict.remedy_attempts],
+                          {"rung": rung, "overrides": overrides, "why": why, "steps": list(new)})
+    return Flow([*jobs, gate], output=gate.output, name=f"remedy {step}: {rung}")
 
 
 @job

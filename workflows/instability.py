@@ -83,10 +83,17 @@ class CauseThresholds:
     gamma_radius_invA: float = 0.3
     born_growth_ratio: float = 1.5
 
+    @classmethod
+    def from_settings(cls, settings) -> "CauseThresholds":
+        """From the DFPT or EPW workflow settings."""
+        return cls(threshold_meV=settings.stability_threshold_meV, gamma_radius_invA=settings.gamma_radius_invA,
+                   born_growth_ratio=settings.born_growth_ratio)
+
     def __post_init__(self):
-        for name in ("threshold_meV", "gamma_radius_invA"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"Invalid {name}={getattr(self, name)!r}: must be > 0")
+        if not self.threshold_meV >= 0:
+            raise ValueError(f"Invalid threshold_meV={self.threshold_meV!r}: must be ≥ 0")
+        if not self.gamma_radius_invA > 0:
+            raise ValueError(f"Invalid gamma_radius_invA={self.gamma_radius_invA!r}: must be > 0")
         if not self.born_growth_ratio > 1:
             raise ValueError(f"Invalid born_growth_ratio={self.born_growth_ratio!r}: must be > 1")
 

@@ -209,6 +209,14 @@ def _gather_ph(ph_dirs: list[str], la2F: bool) -> int:
     return n_q
 
 
+def force_constants_file(q2r: QETaskDoc) -> Path:
+    """q2r.x's force constants of a task (la2F runs write one complete set per smearing batch)."""
+    for folder in (q2r.dir_name, *q2r.extra_dirs):
+        if (Path(folder) / FLFRC).is_file():
+            return Path(folder) / FLFRC
+    raise FileNotFoundError(f"no {FLFRC} in the q2r.x run folder {q2r.dir_name} or its batches")
+
+
 @dataclass
 class Q2rMaker(Maker):
     """q2r.x: gathers the dyn files of one or several (q-split) ph.x runs → force constants.

@@ -54,6 +54,33 @@ class ElectronPhononSettings(BaseModel):
     phonopy_mesh: Grid | None = Field(
         default=(16, 16, 16), description="Dense mesh for phonopy's stability check; None skips it."
     )
+    gamma_radius_invA: float = Field(
+        default=0.3, gt=0, le=2.0, description="Imaginary acoustic modes closer to Γ than this (Å⁻¹) are a "
+        "sum-rule residual unless they grow with |q| (see workflows/instability.py for the data behind 0.3)."
+    )
+    born_growth_ratio: float = Field(
+        default=1.5, gt=1, le=100, description="An acoustic branch near Γ whose imaginary |ω| grows by this factor "
+        "from the innermost to the outermost imaginary |q| shell is a genuine (elastic) instability."
+    )
+    remedy_max_attempts: int = Field(
+        default=2, ge=0, le=5, description="Remedy-ladder attempts on the coarse phonons before the verdict is final "
+        "(0: no ladder). Each reruns the coarse phonons (and the scf when k or ecutrho change)."
+    )
+    remedy_k_factor: int = Field(
+        default=2, ge=2, le=4, description="The ladder's denser scf k-grid: this many times the k-grid (an integer "
+        "factor keeps the dense el-ph grid a multiple of it)."
+    )
+    remedy_q_step: int = Field(
+        default=1, ge=1, le=4, description="The ladder's denser coarse q-grid: this many more points per direction."
+    )
+    gamma_residual_max_fraction: float = Field(
+        default=0.15, gt=0, le=1, description="ph.x's largest |acoustic frequency| at Γ over the top phonon "
+        "frequency above which the ladder raises ecutrho. Campaign-fast (fixtures/campaign-fast/README.md): noble and "
+        "transition metals and Sr ≤ 0.09, Ba 0.12, then Li, Ca, In, Pb, Rb, Cs, K, Na 0.16–0.69."
+    )
+    remedy_ecutrho_factor: float = Field(
+        default=2.0, gt=1, le=4, description="The ladder's higher ecutrho: this many times the one that ran."
+    )
     q_split: int | None = Field(
         default=None, ge=1, description="Split the el-ph ph.x run into this many q-point Jobs."
     )

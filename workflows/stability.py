@@ -13,7 +13,8 @@ import numpy as np
 from pymatgen.core import Structure
 
 from betenet.physics import BOHR_TO_ANGSTROM, THZ_TO_MEV
-from betenet.store.documents import PhononDosData, StabilityData
+from betenet.store.documents import ImaginaryMode, PhononDosData, StabilityData
+from betenet.workflows.instability import CauseThresholds, classify, force_constant_samples
 
 Grid = tuple[int, int, int]
 
@@ -36,10 +37,8 @@ def phonopy_from_q2r(structure: Structure, force_constants: str | Path):
     return phonon
 
 
-def phonopy_check(structure: Structure, force_constants: str | Path, mesh: Grid,
-                  matdyn_dos: PhononDosData | None) -> tuple[float, float | None]:
+def phonopy_check(phonon, mesh: Grid, matdyn_dos: PhononDosData | None) -> tuple[float, float | None]:
     """(lowest frequency on the dense mesh in meV, max |Δ| of per-site DOS fractions vs matdyn)."""
-    phonon = phonopy_from_q2r(structure, force_constants)
     phonon.run_mesh(list(mesh), with_eigenvectors=True, is_mesh_symmetry=False)
     lowest_meV = float(np.min(phonon.mesh.frequencies)) * THZ_TO_MEV
     deviation = None
@@ -53,47 +52,94 @@ def phonopy_check(structure: Structure, force_constants: str | Path, mesh: Grid,
     return lowest_meV, deviation
 
 
+def locate_instability(phonon, qgrid: Grid, mesh: Grid, matdyn_dos: PhononDosData,
+                       thresholds: CauseThresholds) -> dict:
+    """The cause of any imaginary modes of these force constants, as StabilityData fields: the q-grid's own
+    points are the direct evidence, `mesh` the interpolated one; matdyn's DOS mesh (which imposes the sum
+    rule) counts as interpolated evidence without a location."""
+    finding = classify(force_constant_samples(phonon, qgrid, mesh), thresholds)
+    cause, reason = finding.cause, finding.reason
+    matdyn_lowest = dos_lowest_meV(matdyn_dos)
+    if cause is None and matdyn_lowest < -thresholds.threshold_meV:
+        cause, reason = "interpolation", (f"matdyn's {matdyn_dos.dos_grid} DOS mesh dips to {matdyn_lowest:.2f} meV "
+                                          "while the q-grid points and phonopy's mesh are real")
+    return {"cause": cause, "cause_reason": reason if cause else None,
+            "imaginary_modes": [ImaginaryMode(q_crystal=m.q_frac, **_mode_fields(m)) for m in finding.modes]}
+
+
+def _mode_fields(mode) -> dict:
+    return {"source": mode.source, "direct": mode.direct, "q_norm_invA": mode.q_norm_invA, "branch": mode.branch,
+            "frequency_meV": mode.frequency_meV}
+
+
 def dos_lowest_meV(dos: PhononDosData) -> float:
     """Lowest frequency of a matdyn DOS: its axis starts at the mesh's lowest frequency (or 0)."""
     return float(dos.omega_meV[0])
 
 
 def stability_verdict(structure: Structure, *, ph_lowest_meV: float | None, matdyn_dos: PhononDosData,
-                      force_constants: str | Path, qgrid: Grid, threshold_meV: float,
+                      force_constants: str | Path, qgrid: Grid, thresholds: CauseThresholds,
                       phonopy_mesh: Grid | None, gamma_acoustic_meV: float | None = None) -> StabilityData:
-    """Stable when no frequency (ph.x q-points, matdyn DOS support, phonopy mesh) < −threshold."""
-    candidates = [dos_lowest_meV(matdyn_dos)]
-    if ph_lowest_meV is not None:
-        candidates.append(ph_lowest_meV)
+    """The lowest frequency (ph.x q-points, matdyn DOS, phonopy mesh) and, for imaginary modes, their cause.
+
+    Stable: no mode below −threshold, or only acoustic modes near Γ (`acoustic_gamma`, a sum-rule residual).
+    The cause uses phonopy's mesh, or matdyn's DOS mesh when `phonopy_mesh` is None."""
+    phonon = phonopy_from_q2r(structure, force_constants)
+    candidates = [dos_lowest_meV(matdyn_dos)] + ([ph_lowest_meV] if ph_lowest_meV is not None else [])
     phonopy_lowest = deviation = None
     if phonopy_mesh is not None:
-        phonopy_lowest, deviation = phonopy_check(structure, force_constants, phonopy_mesh, matdyn_dos)
+        phonopy_lowest, deviation = phonopy_check(phonon, phonopy_mesh, matdyn_dos)
         candidates.append(phonopy_lowest)
     lowest = float(min(candidates))
+    located = locate_instability(phonon, qgrid, phonopy_mesh or matdyn_dos.dos_grid, matdyn_dos, thresholds)
     return StabilityData(
-        stable=lowest >= -threshold_meV, lowest_frequency_meV=lowest, threshold_meV=threshold_meV,
-        qgrid=tuple(qgrid), ph_lowest_frequency_meV=ph_lowest_meV,
+        stable=_is_stable(lowest, located["cause"], thresholds.threshold_meV), lowest_frequency_meV=lowest,
+        threshold_meV=thresholds.threshold_meV, qgrid=tuple(qgrid), ph_lowest_frequency_meV=ph_lowest_meV,
         phonopy_mesh=tuple(phonopy_mesh) if phonopy_mesh else None,
         phonopy_lowest_frequency_meV=phonopy_lowest, phonopy_pdos_max_deviation=deviation,
-        gamma_acoustic_meV=gamma_acoustic_meV,
+        gamma_acoustic_meV=gamma_acoustic_meV, cause_grid="coarse" if located["cause"] else None, **located,
     )
 
 
-def confirm_on_elph_grid(verdict: StabilityData, fine_dos: PhononDosData) -> StabilityData:
+def _is_stable(lowest_meV: float, cause: str | None, threshold_meV: float) -> bool:
+    return lowest_meV >= -threshold_meV or cause == "acoustic_gamma"
+
+
+def confirm_on_elph_grid(verdict: StabilityData, fine_dos: PhononDosData, structure: Structure | None = None,
+                         force_constants: str | Path | None = None,
+                         thresholds: CauseThresholds | None = None) -> StabilityData:
     """The coarse verdict, revoked when the el-ph q-grid's force constants interpolate to imaginary modes
-    (fcc Pb, fast preset: stable on 2×2×2, −4.9 meV on 3×3×3); QE's α²F is then meaningless (λ < 0)."""
+    (fcc Pb, fast preset: stable on 2×2×2, −4.9 meV on 3×3×3); QE's α²F is then meaningless (λ < 0).
+    With the force constants, the fine grid's modes get their cause (a sum-rule residual near Γ keeps the
+    verdict, with the cause recorded)."""
     lowest = dos_lowest_meV(fine_dos)
-    return verdict.model_copy(update={
-        "stable": verdict.stable and lowest >= -verdict.threshold_meV,
-        "elph_qgrid": tuple(fine_dos.qgrid), "elph_lowest_frequency_meV": lowest,
-    })
+    update: dict = {"elph_qgrid": tuple(fine_dos.qgrid), "elph_lowest_frequency_meV": lowest}
+    fine_cause = None
+    if lowest < -verdict.threshold_meV and force_constants is not None:
+        thresholds = thresholds or CauseThresholds(verdict.threshold_meV)
+        located = locate_instability(phonopy_from_q2r(structure, force_constants), fine_dos.qgrid,
+                                     fine_dos.dos_grid or (16, 16, 16), fine_dos, thresholds)
+        fine_cause = located["cause"]
+        update.update(located, cause_grid="elph")
+    update["stable"] = verdict.stable and _is_stable(lowest, fine_cause, verdict.threshold_meV)
+    return verdict.model_copy(update=update)
 
 
-def unstable_reason(verdict: StabilityData) -> str:
-    """The document's status_reason for an unstable verdict: how imaginary, and on which q-grid."""
-    if verdict.elph_lowest_frequency_meV is not None and verdict.elph_lowest_frequency_meV < -verdict.threshold_meV:
-        return (f"imaginary modes on the el-ph {verdict.elph_qgrid} q-grid: lowest frequency "
-                f"{verdict.elph_lowest_frequency_meV:.2f} meV below −{verdict.threshold_meV} meV (the coarse "
-                f"{verdict.qgrid} grid passed at {verdict.lowest_frequency_meV:.2f} meV); no α²F stored")
-    return (f"imaginary modes: lowest frequency {verdict.lowest_frequency_meV:.2f} meV below "
-            f"−{verdict.threshold_meV} meV on the coarse {verdict.qgrid} q-grid")
+def unstable_status(verdict: StabilityData) -> tuple[str, str]:
+    """(status, status_reason) of a document whose verdict is not stable: 'unstable' for a genuine
+    instability, 'unresolved' for imaginary modes only between computed q-points that the remedy ladder
+    could not remove — how imaginary, where, and on which q-grid."""
+    fine = verdict.elph_lowest_frequency_meV is not None and verdict.elph_lowest_frequency_meV < -verdict.threshold_meV
+    if fine:
+        where = (f"imaginary modes on the el-ph {verdict.elph_qgrid} q-grid: lowest frequency "
+                 f"{verdict.elph_lowest_frequency_meV:.2f} meV below −{verdict.threshold_meV} meV (the coarse "
+                 f"{verdict.qgrid} grid passed at {verdict.lowest_frequency_meV:.2f} meV)")
+    else:
+        where = (f"imaginary modes: lowest frequency {verdict.lowest_frequency_meV:.2f} meV below "
+                 f"−{verdict.threshold_meV} meV on the coarse {verdict.qgrid} q-grid")
+    tried = f" after {len(verdict.remedy_attempts)} remedy attempt(s)" if verdict.remedy_attempts else ""
+    cause = f"; {verdict.cause}{tried}: {verdict.cause_reason}" if verdict.cause else ""
+    if verdict.cause == "interpolation":
+        grid = "el-ph" if fine else "coarse"
+        return "unresolved", f"{where}{cause}; a denser {grid} q-grid is needed; no α²F stored"
+    return "unstable", f"{where}{cause}; no α²F stored"
