@@ -23,12 +23,14 @@ from betenet.store.documents import (
     Provenance,
     PseudoData,
     QELambdaRow,
+    QualityData,
     StabilityData,
 )
 from betenet.store.stores import get_store, save_document
 from betenet.workflows.makers import as_structure
 from betenet.workflows.outputs import QETaskDoc
 from betenet.workflows.presets import ElectronPhononSettings
+from betenet.workflows.spin import MAGNETISM_TASK, magnetic_reason, spin_orbit_flags
 from betenet.workflows.stability import confirm_on_elph_grid, unstable_reason
 
 if TYPE_CHECKING:
@@ -77,13 +79,15 @@ def store_document(maker: ElectronPhononMaker, structure, input_structure, calc_
 def build_document(settings: ElectronPhononSettings, structure: Structure, input_structure: Structure,
                    calc_id: str, pseudos: list, tasks: dict[str, QETaskDoc], stability: StabilityData | None,
                    status_reason: str | None = None, route: RouteResult | None = None) -> ElectronPhononDoc:
-    """The document from whatever tasks ran; `status_reason` given → a 'failed' document.
+    """The document from whatever tasks ran; `status_reason` given → a 'failed' document; a moment above the
+    threshold in the spin-polarised check (task 'magnetism') → 'unsupported', no phonons.
 
     `route`: the el-ph route's part; by default the DFPT route's, read from `tasks`. With the el-ph
     q-grid's phonon DOS (task 'matdyn_elph', both routes) the coarse verdict is confirmed there: an
     imaginary mode makes the material 'unstable' with no α²F."""
     route = route if route is not None else dfpt_route(settings, tasks)
-    scf = tasks.get("scf")
+    check = tasks.get(MAGNETISM_TASK)
+    scf = tasks.get("scf") or check  # a magnetic material's scf is the check (same cutoffs and k-grid)
     pw_system = scf.parameters.get("system", {}) if scf else {}
     elph_ph = next((t for k, t in tasks.items() if k.startswith("ph_elph")), None)
     fine_dos = tasks["matdyn_elph"].phonon_dos if "matdyn_elph" in tasks else None
@@ -111,9 +115,15 @@ def build_document(settings: ElectronPhononSettings, structure: Structure, input
         calc_id=calc_id, input_structure=input_structure, method=settings.method, parameters=params,
         stability=stability, provenance=provenance, epw=route.epw, phonon_dos_fine=fine_dos,
         phonon_dos_coarse=tasks["matdyn_coarse"].phonon_dos if "matdyn_coarse" in tasks else None,
+        quality=QualityData(magnetic_moment_muB=check.total_magnetization_muB if check else None,
+                            absolute_magnetic_moment_muB=check.absolute_magnetization_muB if check else None,
+                            flags=spin_orbit_flags(structure.symbol_set)),
     )
+    magnetic = magnetic_reason(structure, check, settings.magnetic_moment_threshold_muB) if check else None
     if status_reason is not None:
         fields.update(status="failed", status_reason=status_reason)
+    elif magnetic is not None:
+        fields.update(status="unsupported", status_reason=magnetic)
     elif not stability.stable:
         fields.update(status="unstable", status_reason=unstable_reason(stability))
     elif route.failure_reason is not None:
