@@ -29,8 +29,8 @@ from betenet.qe.lambda_x import ELPH_FILE, beyond_limits, elph_files, star_weigh
 from betenet.qe.ph import ph_parameters
 from betenet.qe.pseudo import PseudoFamily
 from betenet.qe.pw import pw_parameters
-from betenet.qe.structure import as_cell
 from betenet.qe.runner import QERunError
+from betenet.qe.structure import as_cell
 from betenet.store.documents import A2FData, PhononDosData, QELambdaRow
 from betenet.workflows.files import copy_from
 from betenet.workflows.handlers import computed_qpoints, default_handlers, unfinished_qpoints
