@@ -1,6 +1,6 @@
 """The electron-phonon Flow for one structure (atomate2-style Maker of Makers).
 
-    [vc-relax] → [spin-polarised scf → magnetism gate ──magnetic──→ document (status 'unsupported', moment)]
+    [vc-relax] → [spin-polarised scf → magnetism gate ──magnetic──→ document ('unsupported', moment)]
       → scf → coarse ph.x (2×2×2, no el-ph) → q2r → matdyn DOS (per site)
       → stability gate ──unstable──→ document (status 'unstable', lowest frequency, no α²F)
                        └─stable───→ dense-k scf (la2F) → ph.x el-ph [split over q-points]
