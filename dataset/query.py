@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from betenet.store.documents import ElectronPhononDoc
+from betenet.store.documents import ElectronPhononDoc, Status
 
-STATUSES = ("ok", "unstable", "failed")
+STATUSES = typing.get_args(Status)  # every status a document can have, 'unsupported' (magnetic) too
 METHODS = ("dfpt", "epw")
 # Logical operators whose value is a list of criteria (each checked like a top-level filter).
 _LOGICAL = ("$and", "$or", "$nor")

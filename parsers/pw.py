@@ -27,6 +27,9 @@ _ALAT = re.compile(rf"lattice parameter \(alat\)\s*=\s*({FLOAT})\s*a\.u\.")
 _VOLUME = re.compile(rf"unit-cell volume\s*=\s*({FLOAT})\s*\(a\.u\.\)\^3")
 _NAT = re.compile(r"number of atoms/cell\s*=\s*(\d+)")
 _NKS = re.compile(r"number of k points=\s*(\d+)")
+# Collinear spin-polarised runs (nspin=2) print both after every SCF iteration; the last is the converged one.
+_TOTAL_MAG = re.compile(rf"^\s*total magnetization\s*=\s*({FLOAT})\s*Bohr mag/cell", re.MULTILINE)
+_ABSOLUTE_MAG = re.compile(rf"^\s*absolute magnetization\s*=\s*({FLOAT})\s*Bohr mag/cell", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class PwOutput:
     lattice_parameter_bohr: float | None
     cell_volume_bohr3: float | None
     n_kpoints: int | None
+    total_magnetization_muB: float | None = None  # ∫(n↑ − n↓), μB per cell; None without nspin=2
+    absolute_magnetization_muB: float | None = None  # ∫|n↑ − n↓|, μB per cell; None without nspin=2
 
     @property
     def ok(self) -> bool:
@@ -123,4 +128,6 @@ def parse_pw_output(path: str | Path) -> PwOutput:
         lattice_parameter_bohr=_last(_ALAT, text),
         cell_volume_bohr3=_last(_VOLUME, text),
         n_kpoints=_last(_NKS, text, int),
+        total_magnetization_muB=_last(_TOTAL_MAG, text),
+        absolute_magnetization_muB=_last(_ABSOLUTE_MAG, text),
     )

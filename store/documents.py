@@ -276,6 +276,10 @@ class QualityData(BaseModel):
     magnetic_moment_muB: float | None = Field(
         default=None, description="Total magnetisation of the spin-polarised check, μB per cell (None: not run)."
     )
+    absolute_magnetic_moment_muB: float | None = Field(
+        default=None, description="Absolute magnetisation ∫|m| of that check, μB per cell: what the magnetism gate "
+        "compares, per magnetism-prone atom, with magnetic_moment_threshold_muB (None: not run)."
+    )
     flags: list[str] = Field(
         default_factory=list, description="Named warnings (see betenet.workflows.quality.FLAGS); build-dataset "
         "leaves flagged documents out unless told to keep a flag."

@@ -58,3 +58,16 @@ def test_ph_output_is_refused_as_foreign():
     with pytest.raises(ParseError, match=r"PHONON, expected PWSCF") as caught:
         parse_pw_output(AL / "elph.out")
     assert caught.value.path == AL / "elph.out"
+
+
+def test_spin_polarised_scf_gives_the_converged_magnetisation():
+    out = parse_pw_output(FIXTURES / "qe-6.7" / "fe-spin" / "pw.out")  # real run: bcc Fe, nspin=2
+    text = (FIXTURES / "qe-6.7" / "fe-spin" / "pw.out").read_text()
+    assert out.ok and len(re.findall(r"total magnetization", text)) > 1  # printed every iteration
+    assert (out.total_magnetization_muB, out.absolute_magnetization_muB) == (2.29, 2.37)  # the last pair
+    assert 2.0 < out.total_magnetization_muB <= out.absolute_magnetization_muB  # bcc Fe ≈ 2.2 μB per atom
+
+
+def test_spin_unpolarised_scf_has_no_magnetisation():
+    out = parse_pw_output(AL / "scf.out")
+    assert out.total_magnetization_muB is None and out.absolute_magnetization_muB is None

@@ -46,6 +46,9 @@ def al_embedded(tmp_path_factory):
 def test_al_document_holds_everything(al_embedded):
     doc = al_embedded[1]
     assert doc.status == "ok" and doc.method == "dfpt" and doc.formula_pretty == "Al"
+    # no magnetism-prone element: no spin-polarised run, no moment, no spin-orbit flag
+    assert "magnetism" not in doc.provenance.run_dirs and doc.quality.magnetic_moment_muB is None
+    assert doc.quality.flags == []
     assert doc.symmetry.number == 225 and doc.nsites == 1 and doc.chemsys == "Al"
     # α²F for every smearing (0.005 … 0.050 Ry) and the chosen 0.020 Ry one
     assert [a.smearing_index for a in doc.a2f_all] == list(range(1, 11))

@@ -31,6 +31,7 @@ from betenet.workflows.makers import as_structure, force_constants_file
 from betenet.workflows.outputs import QETaskDoc
 from betenet.workflows.presets import ElectronPhononSettings
 from betenet.workflows.quality import quality_of
+from betenet.workflows.spin import MAGNETISM_TASK, magnetic_reason
 from betenet.workflows.stability import confirm_on_elph_grid, unstable_status
 
 if TYPE_CHECKING:
@@ -79,13 +80,15 @@ def store_document(maker: ElectronPhononMaker, structure, input_structure, calc_
 def build_document(settings: ElectronPhononSettings, structure: Structure, input_structure: Structure,
                    calc_id: str, pseudos: list, tasks: dict[str, QETaskDoc], stability: StabilityData | None,
                    status_reason: str | None = None, route: RouteResult | None = None) -> ElectronPhononDoc:
-    """The document from whatever tasks ran; `status_reason` given → a 'failed' document.
+    """The document from whatever tasks ran; `status_reason` given → a 'failed' document; a moment above the
+    threshold in the spin-polarised check (task 'magnetism') → 'unsupported', no phonons.
 
     `route`: the el-ph route's part; by default the DFPT route's, read from `tasks`. With the el-ph
     q-grid's phonon DOS (task 'matdyn_elph', both routes) the coarse verdict is confirmed there: an
     imaginary mode makes the material 'unstable' with no α²F."""
     route = route if route is not None else dfpt_route(settings, tasks)
-    scf = tasks.get("scf")
+    check = tasks.get(MAGNETISM_TASK)
+    scf = tasks.get("scf") or check  # a magnetic material's scf is the check (same cutoffs and k-grid)
     pw_system = scf.parameters.get("system", {}) if scf else {}
     elph_ph = next((t for k, t in tasks.items() if k.startswith("ph_elph")), None)
     fine_dos = tasks["matdyn_elph"].phonon_dos if "matdyn_elph" in tasks else None
@@ -115,8 +118,11 @@ def build_document(settings: ElectronPhononSettings, structure: Structure, input
         stability=stability, provenance=provenance, epw=route.epw, phonon_dos_fine=fine_dos,
         phonon_dos_coarse=tasks["matdyn_coarse"].phonon_dos if "matdyn_coarse" in tasks else None,
     )
+    magnetic = magnetic_reason(structure, check, settings.magnetic_moment_threshold_muB) if check else None
     if status_reason is not None:
         fields.update(status="failed", status_reason=status_reason)
+    elif magnetic is not None:
+        fields.update(status="unsupported", status_reason=magnetic)
     elif not stability.stable:
         status, reason = unstable_status(stability)
         fields.update(status=status, status_reason=reason)
@@ -129,8 +135,8 @@ def build_document(settings: ElectronPhononSettings, structure: Structure, input
             lambda_qsum=route.lambda_qsum, lambda_=chosen.lambda_, omega_log_K=chosen.omega_log_K,
             omega_2_K=chosen.omega_2_K, tc_K=chosen.tc_K,
         )
-    fields["quality"] = quality_of(settings, stability, fields["phonon_dos_coarse"], fields.get("a2f"),
-                                   route.lambda_qsum)
+    fields["quality"] = quality_of(settings, structure, stability, fields["phonon_dos_coarse"], fields.get("a2f"),
+                                   route.lambda_qsum, magnetism=check)
     return ElectronPhononDoc.from_structure(structure, **fields)
 
 

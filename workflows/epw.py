@@ -40,6 +40,7 @@ from betenet.workflows.epw_presets import RY_TO_EV, EpwSettings, resolve_epw_set
 from betenet.workflows.flows import ElectronPhononMaker
 from betenet.workflows.makers import MatdynMaker, PhMaker, Q2rMaker, choose_kgrid
 from betenet.workflows.outputs import QETaskDoc
+from betenet.workflows.spin import MAGNETISM_TASK
 
 
 @dataclass
@@ -61,7 +62,8 @@ class EpwElectronPhononMaker(ElectronPhononMaker):
         """The DFPT flow's scf/coarse-phonon Makers plus the EPW branch's."""
         s = self.settings
         shared = super().makers(structure)
-        makers = {key: shared[key] for key in ("scf", "ph_coarse", "q2r_coarse", "matdyn_coarse", "relax") if key in shared}
+        makers = {key: shared[key] for key in ("scf", "ph_coarse", "q2r_coarse", "matdyn_coarse", "relax",
+                                                MAGNETISM_TASK) if key in shared}
         qgrid = self.qgrid_elph(structure)
         pw = self.pw_parameters(structure)
         n_atoms = len(structure)

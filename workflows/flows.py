@@ -1,14 +1,17 @@
 """The electron-phonon Flow for one structure (atomate2-style Maker of Makers).
 
-    [vc-relax] → scf → coarse ph.x (2×2×2, no el-ph) → q2r → matdyn DOS (per site)
+    [vc-relax] → [spin-polarised scf → magnetism gate ──magnetic──→ document ('unsupported', moment)]
+      → scf → coarse ph.x (2×2×2, no el-ph) → q2r → matdyn DOS (per site)
       → stability gate ──unstable──→ document (status 'unstable', lowest frequency, no α²F)
                        └─stable───→ dense-k scf (la2F) → ph.x el-ph [split over q-points]
                                     → q2r (la2F, gathers the splits), lambda.x (direct q-sum of λ)
                                     → matdyn (DOS + α²F)
                                     → document (α²F every smearing + chosen, λ, ω_log, ω₂, Tc)
 
-The gate and the split are Jobs that return `Response(replace=...)`, so the el-ph branch exists only
-when the coarse phonons are stable, and the number of split Jobs follows ph.x's own q-point list.
+The gates and the split are Jobs that return `Response(replace=...)`, so the phonons exist only for a
+non-magnetic material (the spin-polarised check runs only with a magnetism-prone element, see
+`workflows/spin.py`), the el-ph branch only when the coarse phonons are stable, and the number of split
+Jobs follows ph.x's own q-point list.
 Every option is validated (settings, pseudopotentials, cutoffs) in `make()`, before any Job exists.
 
 The gate is shared by both routes to α²F: what it runs for a stable material is the maker's
@@ -22,7 +25,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobflow import Flow, Maker, Response, job
+from jobflow import Flow, Job, Maker, Response, job
 from pymatgen.core import Structure
 
 from betenet.qe.params import deep_merge
@@ -40,14 +43,16 @@ from betenet.workflows.makers import (
     choose_kgrid,
     force_constants_file,
 )
+from betenet.workflows.instability import CauseThresholds
 from betenet.workflows.outputs import QETaskDoc
 from betenet.workflows.presets import ElectronPhononSettings, resolve_settings
-from betenet.workflows.instability import CauseThresholds
 from betenet.workflows.remedy import attempt_record, next_remedy
+from betenet.workflows.spin import MAGNETISM_TASK, STARTING_MAGNETIZATION, magnetic_elements, magnetic_reason
 from betenet.workflows.stability import stability_verdict
 
 # build_document lives in workflows/documents.py; local runs and tests import it from here as before
-__all__ = ["ElectronPhononMaker", "build_document", "coarse_stability_verdict", "split_elph", "stability_gate"]
+__all__ = ["ElectronPhononMaker", "build_document", "coarse_stability_verdict", "magnetism_gate", "split_elph",
+           "stability_gate"]
 
 
 @dataclass
@@ -112,6 +117,10 @@ class ElectronPhononMaker(Maker):
                                        el_ph_sigma_Ry=s.el_ph_sigma_Ry, mu_star=s.mu_star,
                                        imaginary_limit_meV=s.stability_threshold_meV),
         }
+        magnetic = magnetic_elements(structure)
+        if magnetic:
+            makers[MAGNETISM_TASK] = PwMaker(name="scf spin-polarised", parameters=pw, kgrid=kgrid_scf, **common,
+                                             starting_magnetization=dict.fromkeys(magnetic, STARTING_MAGNETIZATION))
         if s.relax:
             makers["relax"] = PwMaker(name="vc-relax", calculation="vc-relax", parameters=pw, kgrid=s.kgrid_scf,
                                       k_density_invA=s.scf_k_density_invA, **common)
@@ -147,15 +156,36 @@ class ElectronPhononMaker(Maker):
             jobs.append(relax)
             tasks["relax"] = relax.output
             current = relax.output.structure
-        scf = makers["scf"].make(current)
-        ph = makers["ph_coarse"].make(scf.output.dir_name)
+        if MAGNETISM_TASK in makers:  # phonons only after the spin-polarised check found no moment
+            check = makers[MAGNETISM_TASK].make(current)
+            tasks[MAGNETISM_TASK] = check.output
+            last = magnetism_gate(self, current, input_structure, calc_id, pseudos, tasks)
+            jobs += [check, last]
+        else:
+            jobs += self.coarse_phonons(makers, current, input_structure, calc_id, pseudos, tasks)
+            last = jobs[-1]
+        return Flow(jobs, output=last.output, name=f"{self.name} {structure.composition.reduced_formula}")
+
+    def coarse_phonons(self, makers: dict[str, Maker], structure, input_structure: Structure, calc_id: str,
+                       pseudos: list, tasks: dict, *, new_scf: bool = True, attempts: list | None = None,
+                       pending: dict | None = None) -> list[Job]:
+        """The Jobs [scf →] coarse ph.x → q2r → matdyn → stability gate (which makes the rest); `structure` may
+        be the relaxation's output reference. Without `new_scf` the phonons start from `tasks['scf']` (a remedy
+        attempt that only changes the q-grid); `attempts`/`pending` are the remedy ladder's, for the gate."""
+        jobs, new = [], {}
+        if new_scf:
+            scf = makers["scf"].make(structure)
+            jobs.append(scf)
+            new["scf"] = scf.output
+        scf_dir = new["scf"].dir_name if new_scf else QETaskDoc.model_validate(tasks["scf"]).dir_name
+        ph = makers["ph_coarse"].make(scf_dir)
         q2r = makers["q2r_coarse"].make([ph.output.dir_name])
-        matdyn = makers["matdyn_coarse"].make(q2r.output, current, self.settings.qgrid_coarse)
-        jobs += [scf, ph, q2r, matdyn]
-        tasks.update(scf=scf.output, ph_coarse=ph.output, q2r_coarse=q2r.output, matdyn_coarse=matdyn.output)
-        gate = stability_gate(self, current, input_structure, calc_id, pseudos, tasks)
-        jobs.append(gate)
-        return Flow(jobs, output=gate.output, name=f"{self.name} {structure.composition.reduced_formula}")
+        matdyn = makers["matdyn_coarse"].make(q2r.output, structure, self.settings.qgrid_coarse)
+        new.update(ph_coarse=ph.output, q2r_coarse=q2r.output, matdyn_coarse=matdyn.output)
+        if pending is not None:
+            pending = {**pending, "steps": list(new)}
+        gate = stability_gate(self, structure, input_structure, calc_id, pseudos, {**tasks, **new}, attempts, pending)
+        return [*jobs, ph, q2r, matdyn, gate]
 
     # --- hooks of the route to α²F (EpwElectronPhononMaker overrides both) -------------------
 
@@ -237,23 +267,27 @@ def _remedy_attempt(maker, structure, input_structure, calc_id, pseudos, tasks, 
     document keeps its calc_id: its identity is the requested protocol, not the attempt that succeeded."""
     step = len(verdict.remedy_attempts) + 1
     remedied = maker.with_options(**overrides)
-    makers = remedied.makers(structure)
-    jobs, new = [], {}
-    if "qgrid_coarse" not in overrides:  # k-grid or cutoff: new electrons, so a new scf
-        scf = makers["scf"].make(structure)
-        jobs.append(scf)
-        new["scf"] = scf.output
-    scf_dir = (new["scf"].dir_name if "scf" in new else QETaskDoc.model_validate(tasks["scf"]).dir_name)
-    ph = makers["ph_coarse"].make(scf_dir)
-    q2r = makers["q2r_coarse"].make([ph.output.dir_name])
-    matdyn = makers["matdyn_coarse"].make(q2r.output, structure, remedied.settings.qgrid_coarse)
-    jobs += [ph, q2r, matdyn]
-    new.update(ph_coarse=ph.output, q2r_coarse=q2r.output, matdyn_coarse=matdyn.output)
-    earlier = {f"before_remedy{step}_{k}": tasks[k] for k in COARSE_STEPS if k in new}  # kept for provenance
-    gate = stability_gate(remedied, structure, input_structure, calc_id, pseudos, {**tasks, **earlier, **new},
-                          [a.model_dump() for a in verdict.remedy_attempts],
-                          {"rung": rung, "overrides": overrides, "why": why, "steps": list(new)})
-    return Flow([*jobs, gate], output=gate.output, name=f"remedy {step}: {rung}")
+    new_scf = "qgrid_coarse" not in overrides  # k-grid or cutoff: new electrons
+    replaced = COARSE_STEPS if new_scf else COARSE_STEPS[1:]
+    earlier = {f"before_remedy{step}_{k}": tasks[k] for k in replaced}  # kept for provenance
+    jobs = remedied.coarse_phonons(remedied.makers(structure), structure, input_structure, calc_id, pseudos,
+                                   {**tasks, **earlier}, new_scf=new_scf,
+                                   attempts=[a.model_dump() for a in verdict.remedy_attempts],
+                                   pending={"rung": rung, "overrides": overrides, "why": why})
+    return Flow(jobs, output=jobs[-1].output, name=f"remedy {step}: {rung}")
+
+
+@job
+def magnetism_gate(maker: ElectronPhononMaker, structure, input_structure: Structure, calc_id: str,
+                   pseudos: list, tasks: dict) -> Response:
+    """Magnetic → replace with the document Job alone ('unsupported', the moment); else → the coarse phonons."""
+    structure = as_structure(structure)
+    check = QETaskDoc.model_validate(tasks[MAGNETISM_TASK])
+    if magnetic_reason(structure, check, maker.settings.magnetic_moment_threshold_muB) is not None:
+        doc = store_document(maker, structure, input_structure, calc_id, pseudos, tasks, None)
+        return Response(replace=Flow([doc], output=doc.output, name="magnetic: document"))
+    phonons = maker.coarse_phonons(maker.makers(structure), structure, input_structure, calc_id, pseudos, tasks)
+    return Response(replace=Flow(phonons, output=phonons[-1].output, name="coarse phonons"))
 
 
 @job

@@ -30,6 +30,7 @@ from betenet.qe.ph import ph_parameters
 from betenet.qe.pseudo import PseudoFamily
 from betenet.qe.pw import pw_parameters
 from betenet.qe.runner import QERunError
+from betenet.qe.structure import as_cell
 from betenet.store.documents import A2FData, PhononDosData, QELambdaRow
 from betenet.workflows.files import copy_from
 from betenet.workflows.handlers import computed_qpoints, default_handlers, unfinished_qpoints
@@ -74,7 +75,10 @@ def _fail(program: str, path: Path, why: str) -> QERunError:
 
 @dataclass
 class PwMaker(Maker):
-    """pw.x scf / vc-relax (with `la2F` in `parameters` for the dense el-ph grid)."""
+    """pw.x scf / vc-relax (with `la2F` in `parameters` for the dense el-ph grid).
+
+    `starting_magnetization` (element → QE's fraction −1..1) makes the run collinear spin-polarised
+    (nspin=2); it is given per element because QE numbers species in the order of the structure it gets."""
 
     name: str = "pw scf"
     calculation: str = "scf"
@@ -82,6 +86,7 @@ class PwMaker(Maker):
     kgrid: Grid | None = None
     k_density_invA: float | None = None
     kgrid_multiple_of: Grid | None = None
+    starting_magnetization: dict[str, float] = field(default_factory=dict)
     max_errors: int = 5
     walltime_s: float | None = None
 
@@ -92,7 +97,7 @@ class PwMaker(Maker):
         family = PseudoFamily.from_settings()
         entries = family.for_elements(site.specie.symbol for site in structure)
         extra = {"control": {"max_seconds": WALLTIME_MARGIN * self.walltime_s}} if self.walltime_s else None
-        params = pw_parameters(self.calculation, self.parameters, extra)
+        params = pw_parameters(self.calculation, self.parameters, extra, self._spin(structure))
         spec = {
             "program": "pw",
             "parameters": params,
@@ -116,7 +121,16 @@ class PwMaker(Maker):
             wall_time_s=summary["wall_time_s"], attempts=summary["attempts"], corrections=summary["corrections"],
             parameters=summary["spec"]["parameters"], structure=final, kgrid=kgrid,
             total_energy_Ry=out.total_energy_ry, fermi_energy_eV=out.fermi_energy_ev,
+            total_magnetization_muB=out.total_magnetization_muB,
+            absolute_magnetization_muB=out.absolute_magnetization_muB,
         )
+
+    def _spin(self, structure: Structure) -> dict[str, Any] | None:
+        if not self.starting_magnetization:
+            return None
+        species = as_cell(structure).species  # the writer's species order
+        values = {i: self.starting_magnetization.get(el, 0.0) for i, el in enumerate(species, start=1)}
+        return {"system": {"nspin": 2, "starting_magnetization": values}}
 
 
 def _relaxed_structure(path: Path) -> Structure:

@@ -27,6 +27,8 @@ class QETaskDoc(BaseModel):
     total_energy_Ry: float | None = None
     fermi_energy_eV: float | None = None
     kgrid: tuple[int, int, int] | None = None
+    total_magnetization_muB: float | None = Field(default=None, description="∫m, μB per cell (nspin=2 runs).")
+    absolute_magnetization_muB: float | None = Field(default=None, description="∫|m|, μB per cell (nspin=2 runs).")
     # ph.x
     qgrid: tuple[int, int, int] | None = None
     n_qpoints: int | None = None

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from betenet.qe.params import deep_merge
+from betenet.workflows.spin import DEFAULT_MOMENT_THRESHOLD_MUB
 
 Grid = tuple[int, int, int]
 METHODS = ("dfpt", "epw")
@@ -50,6 +51,11 @@ class ElectronPhononSettings(BaseModel):
     mu_star: float = Field(default=0.10, ge=0, lt=1)
     stability_threshold_meV: float = Field(
         default=0.5, ge=0, description="Modes below −threshold (meV) make the material unstable."
+    )
+    magnetic_moment_threshold_muB: float = Field(
+        default=DEFAULT_MOMENT_THRESHOLD_MUB, gt=0, le=0.5,
+        description="A spin-polarised scf moment above this, μB per magnetism-prone atom, stores the material as "
+        "'unsupported' without phonons (workflows/spin.py says why 0.1); at most 0.5 so that Ni (0.6) stays out.",
     )
     phonopy_mesh: Grid | None = Field(
         default=(16, 16, 16), description="Dense mesh for phonopy's stability check; None skips it."
@@ -129,7 +135,9 @@ class ElectronPhononSettings(BaseModel):
 
     def physics(self) -> dict[str, Any]:
         """The options that change the numbers (for the document identity): no run/budget knobs."""
-        skip = {"preset", "max_errors", "walltime_s", "q_split"}
+        # The moment threshold only decides whether a magnetic material is computed, never a number, and
+        # leaving it out keeps the ids of documents stored before it existed.
+        skip = {"preset", "max_errors", "walltime_s", "q_split", "magnetic_moment_threshold_muB"}
         return self.model_dump(mode="json", exclude=skip)
 
 

@@ -6,8 +6,12 @@ flag here is a reason a computational materials scientist would hesitate to trai
 
 from __future__ import annotations
 
+from pymatgen.core import Structure
+
 from betenet.store.documents import A2FData, PhononDosData, QELambdaRow, QualityData, StabilityData
+from betenet.workflows.outputs import QETaskDoc
 from betenet.workflows.remedy import gamma_residual_fraction
+from betenet.workflows.spin import SPIN_ORBIT_FLAG, spin_orbit_flags
 
 # λ of the interpolated α²F and lambda.x's direct q-point sum further apart than this, relatively: the el-ph
 # q-grid does not resolve the coupling (QE's own ph_metal Al: 4³ q-grid, 0.020 Ry, 0.4269 vs 0.4262: 0.2 %;
@@ -20,6 +24,8 @@ FLAGS: dict[str, str] = {
                             "after the remedy ladder: phonons stiffened by a coarse density grid (raise ecutrho)",
     "interpolation_mismatch": f"λ of the interpolated α²F and the direct q-point sum differ by more than "
                               f"{100 * INTERPOLATION_MISMATCH_MAX:.0f} %: the el-ph q-grid is too coarse",
+    SPIN_ORBIT_FLAG: "an element whose phonons and coupling change with spin–orbit coupling (workflows/spin.py), "
+                     "computed scalar-relativistically",
 }
 
 
@@ -33,16 +39,22 @@ def interpolation_mismatch(chosen: A2FData | None, lambda_qsum: list[QELambdaRow
     return abs(chosen.lambda_ - direct) / direct
 
 
-def quality_of(settings, stability: StabilityData | None, coarse_dos: PhononDosData | None, chosen: A2FData | None,
-               lambda_qsum: list[QELambdaRow]) -> QualityData:
-    """The quality block of a document from its verdict, coarse phonons and reported spectrum."""
+def quality_of(settings, structure: Structure, stability: StabilityData | None, coarse_dos: PhononDosData | None,
+               chosen: A2FData | None, lambda_qsum: list[QELambdaRow], magnetism: QETaskDoc | None = None
+               ) -> QualityData:
+    """The quality block of a document from its verdict, coarse phonons, reported spectrum and the
+    spin-polarised check (when it ran)."""
     residual = gamma_residual_fraction(stability, coarse_dos) if stability is not None else None
     mismatch = interpolation_mismatch(chosen, lambda_qsum)
-    flags = []
+    flags = spin_orbit_flags(structure.symbol_set)
     if stability is not None and stability.cause == "acoustic_gamma":
         flags.append("acoustic_gamma")
     if residual is not None and residual > settings.gamma_residual_max_fraction:
         flags.append("gamma_residual_large")
     if mismatch is not None and mismatch > INTERPOLATION_MISMATCH_MAX:
         flags.append("interpolation_mismatch")
-    return QualityData(gamma_residual_fraction=residual, interpolation_mismatch=mismatch, flags=flags)
+    return QualityData(
+        gamma_residual_fraction=residual, interpolation_mismatch=mismatch, flags=flags,
+        magnetic_moment_muB=magnetism.total_magnetization_muB if magnetism else None,
+        absolute_magnetic_moment_muB=magnetism.absolute_magnetization_muB if magnetism else None,
+    )
