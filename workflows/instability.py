@@ -53,7 +53,7 @@ class Mode:
 
     source: str
     direct: bool
-    q_frac: tuple[float, float, float]
+    q_crystal: tuple[float, float, float]
     q_norm_invA: float
     branch: int  # 0-based, ascending frequency at that q
     frequency_meV: float
@@ -185,12 +185,12 @@ def classify(samples: Sequence[ModeSample], thresholds: CauseThresholds, max_mod
     if direct:
         worst = direct[0]
         return Finding("genuine", f"imaginary at a directly computed q-point ({worst.source}): "
-                       f"{worst.frequency_meV:.2f} meV at q = {_fmt_q(worst.q_frac)} (|q| = "
+                       f"{worst.frequency_meV:.2f} meV at q = {_fmt_q(worst.q_crystal)} (|q| = "
                        f"{worst.q_norm_invA:.2f} Å⁻¹), branch {worst.branch}", listed)
     if off_gamma:
         worst = off_gamma[0]
         return Finding("interpolation", f"imaginary only between the computed q-points ({worst.source}: "
-                       f"{worst.frequency_meV:.2f} meV at q = {_fmt_q(worst.q_frac)}, |q| = "
+                       f"{worst.frequency_meV:.2f} meV at q = {_fmt_q(worst.q_crystal)}, |q| = "
                        f"{worst.q_norm_invA:.2f} Å⁻¹); every directly computed q-point is real", listed)
     if _grows_with_q(modes, thresholds.born_growth_ratio):
         return Finding("genuine", f"an acoustic branch near Γ is imaginary with |ω| growing with |q| "

@@ -7,6 +7,7 @@ in bohr (checked on fcc Al: 40.7 meV vs matdyn's 40.86 meV); without it, it is o
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -64,12 +65,7 @@ def locate_instability(phonon, qgrid: Grid, mesh: Grid, matdyn_dos: PhononDosDat
         cause, reason = "interpolation", (f"matdyn's {matdyn_dos.dos_grid} DOS mesh dips to {matdyn_lowest:.2f} meV "
                                           "while the q-grid points and phonopy's mesh are real")
     return {"cause": cause, "cause_reason": reason if cause else None,
-            "imaginary_modes": [ImaginaryMode(q_crystal=m.q_frac, **_mode_fields(m)) for m in finding.modes]}
-
-
-def _mode_fields(mode) -> dict:
-    return {"source": mode.source, "direct": mode.direct, "q_norm_invA": mode.q_norm_invA, "branch": mode.branch,
-            "frequency_meV": mode.frequency_meV}
+            "imaginary_modes": [ImaginaryMode(**dataclasses.asdict(m)) for m in finding.modes]}
 
 
 def dos_lowest_meV(dos: PhononDosData) -> float:
