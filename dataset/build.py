@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -92,6 +92,21 @@ class BuildResult:
     dataset: Dataset
     n_matched: int
     unmatched_split: tuple[str, ...]  # calc_ids whose structure the split assignments did not list
+    left_out_by_flag: dict[str, tuple[str, ...]] = field(default_factory=dict)  # quality flag → calc_ids
+
+
+def split_by_flags(docs: list[ElectronPhononDoc], allow_flags: Iterable[str] = ()
+                   ) -> tuple[list[ElectronPhononDoc], dict[str, tuple[str, ...]]]:
+    """(documents without a quality flag outside `allow_flags`, flag → calc_ids of those left out)."""
+    allowed = set(allow_flags)
+    kept, left_out = [], {}
+    for doc in docs:
+        blocking = sorted(set(doc.quality.flags) - allowed)
+        if not blocking:
+            kept.append(doc)
+        for flag in blocking:
+            left_out.setdefault(flag, []).append(doc.calc_id)
+    return kept, {flag: tuple(ids) for flag, ids in sorted(left_out.items())}
 
 
 def build_dataset(
@@ -103,13 +118,20 @@ def build_dataset(
     require: Iterable[str] = ("a2f",),
     overwrite: bool = False,
     source: str | None = None,
+    allow_flags: Iterable[str] = (),
 ) -> BuildResult:
-    """Query `store`, convert each document, write the dataset directory (atomically)."""
+    """Query `store`, leave out documents with a quality flag not in `allow_flags`, convert each document,
+    write the dataset directory (atomically)."""
     require = tuple(require)
     unknown = set(require) - set(FEATURES)
     if unknown:
         raise ValueError(f"Invalid require={sorted(unknown)}, use any of {FEATURES}")
-    docs = query_documents(store, query)
+    matched = query_documents(store, query)
+    docs, left_out = split_by_flags(matched, allow_flags)
+    if not docs:
+        raise DatasetBuildError(
+            f"all {len(matched)} matching documents carry quality flags ({', '.join(left_out)}); keep them with "
+            "--allow-flag NAME (see betenet.workflows.quality.FLAGS for what each means)")
     keys = {doc.calc_id: structure_key(doc) for doc in docs}
     assigned = split.assign(keys.values())
     records, structures = [], {}
@@ -126,10 +148,12 @@ def build_dataset(
     unmatched = tuple(d.calc_id for d in docs if split.assignments is not None
                       and keys[d.calc_id] not in split.assignments)
     manifest_query = {"filters": query.to_json(), "criteria": _jsonable(query.criteria()),
-                      "split": split.to_json(), "require": list(require), "store": source}
+                      "split": split.to_json(), "require": list(require), "store": source,
+                      "allow_flags": sorted(set(allow_flags)),
+                      "left_out_by_flag": {flag: len(ids) for flag, ids in left_out.items()}}
     dataset = write_dataset(directory, records, structures, source=source or "betenet store",
                             query=manifest_query, overwrite=overwrite)
-    return BuildResult(dataset=dataset, n_matched=len(docs), unmatched_split=unmatched)
+    return BuildResult(dataset=dataset, n_matched=len(matched), unmatched_split=unmatched, left_out_by_flag=left_out)
 
 
 def query_documents(store: Store, query: StoreQuery) -> list[ElectronPhononDoc]:

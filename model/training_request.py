@@ -71,7 +71,8 @@ def member_flow(dataset: Dataset | Path | str, out: Path | str, request: Trainin
     return Flow(jobs, name=f"train-ensemble {Path(out).name}")
 
 
-def dataset_from_store(settings, out: Path | str, query, split, require: Sequence[str]) -> Dataset:
+def dataset_from_store(settings, out: Path | str, query, split, require: Sequence[str],
+                       allow_flags: Sequence[str] = ()) -> Dataset:
     """Run the build-dataset query and keep the result in `out`/dataset.
 
     Re-running on a partly trained ensemble is fine while the store gives the same dataset (same
@@ -83,7 +84,7 @@ def dataset_from_store(settings, out: Path | str, query, split, require: Sequenc
     fresh = out / "dataset.new"
     shutil.rmtree(fresh, ignore_errors=True)
     built = build_dataset(get_store(settings), fresh, query, split=split, require=require,
-                          source=describe_store(settings, DOCS_COLLECTION)).dataset
+                          source=describe_store(settings, DOCS_COLLECTION), allow_flags=allow_flags).dataset
     if target.exists():
         existing = read_dataset(target)
         if existing.content_hash == built.content_hash:

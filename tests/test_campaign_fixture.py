@@ -90,3 +90,37 @@ def test_rebuilding_the_dataset_from_the_documents_gives_the_committed_bytes(tmp
     import_documents(CAMPAIGN / "documents.json.gz", get_store(settings))
     build_dataset(get_store(settings), tmp_path / "dataset", StoreQuery(), split=SplitSpec())
     assert (tmp_path / "dataset" / "records.jsonl").read_bytes() == (CAMPAIGN / "dataset" / "records.jsonl").read_bytes()
+
+
+def test_flagged_documents_stay_out_of_a_dataset_unless_allowed(tmp_path, campaign_documents):
+    """build-dataset leaves a document with a quality flag out by default and says which and why;
+    --allow-flag keeps it; the split of the others is the same split of what is kept."""
+    from typer.testing import CliRunner
+
+    from betenet.cli import app
+    from betenet.dataset.format import read_dataset as read
+    from betenet.settings import BetenetSettings
+    from betenet.store.stores import get_store, save_document
+
+    ok = [d for d in campaign_documents if d.status == "ok"]
+    flagged = {ok[0].calc_id: ["interpolation_mismatch"], ok[1].calc_id: ["acoustic_gamma", "spin_orbit_neglected"]}
+    store = get_store(BetenetSettings(home=tmp_path / "home"))
+    with store:
+        for doc in ok:
+            quality = doc.quality.model_copy(update={"flags": flagged.get(doc.calc_id, [])})
+            save_document(doc.model_copy(update={"quality": quality}), store)
+    home = ["--home", str(tmp_path / "home")]
+    default = CliRunner().invoke(app, ["build-dataset", str(tmp_path / "d1"), *home])
+    assert default.exit_code == 0, default.output
+    assert "left out 2 flagged document(s)" in default.output
+    assert "acoustic_gamma: 1; interpolation_mismatch: 1; spin_orbit_neglected: 1" in default.output
+    ids = {r.id for r in read(tmp_path / "d1").records}
+    assert ids == {d.calc_id for d in ok} - set(flagged)
+    manifest = read(tmp_path / "d1").manifest.query
+    assert manifest["left_out_by_flag"] == {"acoustic_gamma": 1, "interpolation_mismatch": 1, "spin_orbit_neglected": 1}
+
+    some = CliRunner().invoke(app, ["build-dataset", str(tmp_path / "d2"), *home, "--allow-flag",
+                                    "interpolation_mismatch"])
+    assert some.exit_code == 0 and {r.id for r in read(tmp_path / "d2").records} == ids | {ok[0].calc_id}
+    bad = CliRunner().invoke(app, ["build-dataset", str(tmp_path / "d3"), *home, "--allow-flag", "typo"])
+    assert bad.exit_code == 2 and "Invalid --allow-flag ['typo']" in bad.output

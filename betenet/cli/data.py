@@ -8,9 +8,12 @@ from typing import Optional
 import typer
 
 from betenet.cli.options import (
+    AllowFlag,
     StoreChoice,
+    check_flags,
     document_filters,
     parse_list,
+    report_left_out,
     split_options,
     store_options,
     store_settings,
@@ -31,6 +34,7 @@ def build_dataset_command(
     jarvis: Optional[Path] = typer.Option(
         None, help="Import this JARVIS supercon .jsonl (moment labels, no α²F) instead of querying the store."),
     overwrite: bool = typer.Option(False, help="Replace an existing dataset directory."),
+    allow_flag: list[str] = AllowFlag,
 ) -> None:
     """Export documents from the store (or a JARVIS file) as a versioned dataset directory."""
     if jarvis is not None:
@@ -41,10 +45,12 @@ def build_dataset_command(
 
     with store_settings(store) as settings:
         result = build_dataset(get_store(settings), out, query, split=split, require=parse_list(require),
-                               overwrite=overwrite, source=describe_store(settings, DOCS_COLLECTION))
+                               overwrite=overwrite, source=describe_store(settings, DOCS_COLLECTION),
+                               allow_flags=check_flags(allow_flag))
     manifest = result.dataset.manifest
     typer.echo(f"{out}: {manifest.counts['records']} records from {result.n_matched} matching documents; "
                f"splits {manifest.counts['splits']}; {manifest.content_hash}")
+    report_left_out(result.left_out_by_flag)
     if result.unmatched_split:
         typer.echo(f"{len(result.unmatched_split)} documents are not in the given split (split null): "
                    f"{', '.join(result.unmatched_split[:10])}", err=True)

@@ -19,9 +19,11 @@ from typing import Optional
 import typer
 
 from betenet.cli.options import (
+    AllowFlag,
     Network,
     StoreChoice,
     VariantName,
+    check_flags,
     check_variant_option,
     document_filters,
     parse_key_values,
@@ -61,6 +63,7 @@ def train_ensemble_command(
     threads: Optional[int] = typer.Option(None, help="torch threads per worker (default: all split among workers)."),
     dtype: str = typer.Option("float32", help="float32 / float64."),
     network: list[str] = Network,
+    allow_flag: list[str] = AllowFlag,
 ) -> None:
     """Train a bootstrap ensemble on a dataset directory, or on the store's documents (same filters as
     build-dataset; the dataset is written to OUT/dataset and its content hash recorded)."""
@@ -75,7 +78,12 @@ def train_ensemble_command(
     )
     if dataset is None:
         with store_settings(store) as settings:
-            data = dataset_from_store(settings, out, query, split, get_variant(variant).required_features)
+            data = dataset_from_store(settings, out, query, split, get_variant(variant).required_features,
+                                      check_flags(allow_flag))
+        left_out = data.manifest.query.get("left_out_by_flag") or {}
+        if left_out:
+            typer.echo("left out flagged documents (keep them with --allow-flag NAME): "
+                       + "; ".join(f"{flag}: {n}" for flag, n in left_out.items()), err=True)
         typer.echo(f"dataset {data.directory}: {len(data)} records from the store, {data.content_hash}")
     else:
         from betenet.dataset.format import read_dataset

@@ -193,6 +193,28 @@ split_options = option_block("split", {
 }, _split)
 
 
+# Which flagged documents a dataset keeps (build-dataset, train-ensemble from the store).
+AllowFlag = typer.Option([], "--allow-flag", help="Keep documents carrying this quality flag (repeatable); by "
+                         "default every flagged document is left out, and the count said.")
+
+
+def check_flags(names: list[str]) -> tuple[str, ...]:
+    from betenet.workflows.quality import FLAGS
+
+    unknown = sorted(set(names) - set(FLAGS))
+    if unknown:
+        raise typer.BadParameter(f"Invalid --allow-flag {unknown}, use any of {tuple(FLAGS)}")
+    return tuple(names)
+
+
+def report_left_out(left_out: dict[str, tuple[str, ...]]) -> None:
+    """One line per quality flag that kept documents out of a dataset."""
+    if left_out:
+        n = len({calc_id for ids in left_out.values() for calc_id in ids})
+        typer.echo(f"left out {n} flagged document(s) (keep them with --allow-flag NAME): "
+                   + "; ".join(f"{flag}: {len(ids)}" for flag, ids in left_out.items()), err=True)
+
+
 # Workflow options (run, submit, pipeline).
 WorkflowSet = typer.Option([], "--set", help="Workflow option KEY=VALUE (JSON value), repeatable.")
 

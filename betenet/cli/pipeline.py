@@ -144,8 +144,13 @@ def _learn(out: Path, request, test_fraction: float, mu_star: float, screen_path
     variant = request.variant
     require = get_variant(variant).required_features
     start = time.perf_counter()
-    built = build_dataset(get_store(settings), out / "dataset", StoreQuery(), split=SplitSpec(test_fraction=test_fraction),
-                          require=require, overwrite=True, source=describe_store(settings, DOCS_COLLECTION)).dataset
+    result = build_dataset(get_store(settings), out / "dataset", StoreQuery(),
+                           split=SplitSpec(test_fraction=test_fraction), require=require, overwrite=True,
+                           source=describe_store(settings, DOCS_COLLECTION))
+    built = result.dataset
+    if result.left_out_by_flag:
+        console.print("left out of the dataset for quality flags: "
+                      + "; ".join(f"{flag}: {', '.join(ids)}" for flag, ids in result.left_out_by_flag.items()))
     report.dataset = {"directory": str(built.directory), "records": len(built), "hash": built.content_hash,
                       "splits": built.manifest.counts.get("splits")}
     console.print(f"dataset: {len(built)} stable materials with α²F → {built.directory} ({built.content_hash})")
