@@ -48,7 +48,13 @@ def test_al_document_holds_everything(al_embedded):
     assert doc.status == "ok" and doc.method == "dfpt" and doc.formula_pretty == "Al"
     # no magnetism-prone element: no spin-polarised run, no moment, no spin-orbit flag
     assert "magnetism" not in doc.provenance.run_dirs and doc.quality.magnetic_moment_muB is None
-    assert doc.quality.flags == []
+    # the 2³ test q-grid does not resolve the coupling: λ of the interpolated α²F (0.400) vs the direct q-sum
+    # (0.329) at 0.020 Ry is 18 % apart, and the document says so
+    assert doc.quality.flags == ["interpolation_mismatch"]
+    qsum = next(r.lambda_ for r in doc.lambda_qsum if abs(r.smearing_Ry - 0.020) < 1e-9)
+    assert doc.quality.interpolation_mismatch == pytest.approx(abs(doc.lambda_ - qsum) / qsum, rel=1e-12)
+    assert 0.15 < doc.quality.interpolation_mismatch < 0.25
+    assert doc.stability.cause is None and doc.stability.remedy_attempts == []
     assert doc.symmetry.number == 225 and doc.nsites == 1 and doc.chemsys == "Al"
     # α²F for every smearing (0.005 … 0.050 Ry) and the chosen 0.020 Ry one
     assert [a.smearing_index for a in doc.a2f_all] == list(range(1, 11))
@@ -132,6 +138,14 @@ def test_unstable_cell_is_stored_without_elph(tmp_path):
     assert count == 1
     assert doc.status == "unstable" and "imaginary" in doc.status_reason
     assert doc.stability.lowest_frequency_meV < -5.0 and not doc.stability.stable
+    # genuine: imaginary at the grid's own zone-boundary points, and still so after the ladder's denser k-grid
+    assert doc.stability.cause == "genuine" and "directly computed q-point" in doc.status_reason
+    (attempt,) = doc.stability.remedy_attempts
+    assert attempt.change == {"rung": "denser_k", "kgrid_scf": [16, 16, 16], "kgrid_elph": [16, 16, 16]}
+    assert not attempt.stable and attempt.cause == "genuine" and attempt.wall_time_s > 0
+    assert doc.parameters.kgrid_scf == (16, 16, 16)  # the document records what ran last
+    worst = next(m for m in doc.stability.imaginary_modes if m.direct)
+    assert worst.q_norm_invA > 0.5 and max(abs(x) for x in worst.q_crystal) == pytest.approx(0.5)
     assert doc.stability.phonopy_lowest_frequency_meV < -5.0
     assert doc.a2f is None and doc.a2f_all == [] and doc.lambda_ is None and doc.tc_K is None
     assert doc.phonon_dos_coarse is not None and doc.phonon_dos_fine is None
