@@ -18,7 +18,7 @@ from betenet.dataset.query import NoMatchingDocumentsError, QueryFieldError, Sto
 from betenet.physics import MODEL_GRID_MEV
 from betenet.store.documents import structure_fingerprint
 from betenet.store.stores import get_store
-from tests.al_documents import al_structures, fixture_document
+from tests.al_documents import TEST_GRID_FLAGS, al_structures, fixture_document
 
 
 
@@ -35,11 +35,15 @@ def test_documents_are_what_the_tests_assume(documents):
 
 def test_records_carry_targets_features_and_ids(documents_settings, documents, tmp_path):
     out = tmp_path / "ds"
+    flagged = build_dataset(get_store(documents_settings), tmp_path / "default", StoreQuery(),
+                            split=SplitSpec(test_fraction=1 / 3, seed=1))
+    workflow_ok = {d.calc_id for d in documents if d.status == "ok" and d.quality.flags}
+    assert flagged.left_out_by_flag == {"interpolation_mismatch": tuple(sorted(workflow_ok))}  # by default
     result = build_dataset(get_store(documents_settings), out, StoreQuery(),
-                           split=SplitSpec(test_fraction=1 / 3, seed=1))
+                           split=SplitSpec(test_fraction=1 / 3, seed=1), allow_flags=TEST_GRID_FLAGS)
     dataset = read_dataset(out)
     ok_docs = {d.calc_id: d for d in documents if d.status == "ok"}
-    assert result.n_matched == 3 and {r.id for r in dataset} == set(ok_docs)
+    assert result.n_matched == 3 and {r.id for r in dataset} == set(ok_docs) and result.left_out_by_flag == {}
     for record in dataset:
         doc = ok_docs[record.id]
         a2f = np.asarray(record.a2f)
@@ -62,7 +66,7 @@ def test_records_carry_targets_features_and_ids(documents_settings, documents, t
     assert dataset.manifest.query["criteria"] == {"status": "ok", "stability.stable": True}
     # the same store and query give the same content hash (the dataset is a function of the store)
     again = build_dataset(get_store(documents_settings), tmp_path / "again", StoreQuery(),
-                          split=SplitSpec(test_fraction=1 / 3, seed=1))
+                          split=SplitSpec(test_fraction=1 / 3, seed=1), allow_flags=TEST_GRID_FLAGS)
     assert again.dataset.content_hash == dataset.content_hash
 
 
@@ -70,11 +74,13 @@ def test_filters(documents_settings, documents, tmp_path):
     store = get_store(documents_settings)
 
     def ids(query, **kw):
-        return {r.id for r in build_dataset(store, tmp_path / uuid.uuid4().hex, query, **kw).dataset}
+        return {r.id for r in build_dataset(store, tmp_path / uuid.uuid4().hex, query, allow_flags=TEST_GRID_FLAGS,
+                                            **kw).dataset}
 
     unstable = next(d for d in documents if d.status == "unstable")
     soft = max((d for d in documents if d.status == "ok"), key=lambda d: d.lambda_)
-    everything = build_dataset(store, tmp_path / "all", StoreQuery(status=None, stable_only=False), require=())
+    everything = build_dataset(store, tmp_path / "all", StoreQuery(status=None, stable_only=False), require=(),
+                               allow_flags=TEST_GRID_FLAGS)
     assert {r.id for r in everything.dataset} == {d.calc_id for d in documents}
     bare = next(r for r in everything.dataset if r.id == unstable.calc_id)
     assert bare.a2f is None and bare.lambda_ is None and bare.tc_K is None  # no sentinel numbers
@@ -137,6 +143,7 @@ def test_cli(documents_settings, documents, tmp_path):
     runner = CliRunner()
     store_args = ["--database", documents_settings.database, "--home", str(documents_settings.home)]
     store_args += ["--store", documents_settings.store_uri] if documents_settings.store_uri else []
+    store_args += [arg for flag in TEST_GRID_FLAGS for arg in ("--allow-flag", flag)]
     out = tmp_path / "cli-ds"
     result = runner.invoke(app, ["build-dataset", str(out), "--test-fraction", "0", "--elements", "Al",
                                  "--max-sites", "4", "--since", "2020-01-01", *store_args])

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from betenet.cli import app
 from betenet.settings import override_settings
 from betenet.store.stores import get_store, save_document
+from tests.al_documents import TEST_GRID_FLAGS
 from betenet.store.transfer import export_documents, import_documents
 from conftest import require_qe
 
@@ -63,7 +64,8 @@ def test_pipeline_runs_dft_trains_screens_and_resumes(documents, tmp_path):
     home = tmp_path / "home"
     args = ["pipeline", str(structures / "Al_4.10.cif"), "--preset", "test", "--documents",
             str(tmp_path / "campaign.json.gz"), "--screen", str(structures), "--members", "2", "--max-epochs", "3",
-            "--test-fraction", "0.0", *TINY_NETWORK, "--home", str(home)]
+            "--test-fraction", "0.0", *TINY_NETWORK, "--home", str(home),
+            *[arg for flag in TEST_GRID_FLAGS for arg in ("--allow-flag", flag)]]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     summary = json.loads((home / "pipeline" / "summary.json").read_text())

@@ -23,6 +23,7 @@ from betenet.dataset.format import read_dataset
 from betenet.model.ensemble import Ensemble
 from betenet.store.documents import structure_fingerprint
 from betenet.store.predictions import get_predictions_store
+from tests.al_documents import TEST_GRID_FLAGS
 
 TINY = ["--members", "2", "--max-epochs", "3", "--network", "mul=4", "--network", "radial_neurons=16",
         "--network", "em_dim=8", "--variant", "CPD"]
@@ -39,19 +40,23 @@ def _invoke(*args, code: int = 0):
     return result.output
 
 
+ALLOW = [arg for flag in TEST_GRID_FLAGS for arg in ("--allow-flag", flag)]
+
+
 def test_store_to_screen(documents_settings, documents, tmp_path):
     store = _store_args(documents_settings)
     ok = {d.calc_id: d for d in documents if d.status == "ok"}
     unstable = next(d for d in documents if d.status == "unstable")
 
     # 1. build-dataset: the three stable materials, one of them held out
-    _invoke("build-dataset", tmp_path / "ds", "--test-fraction", "0.34", "--split-seed", "2", *store)
+    _invoke("build-dataset", tmp_path / "ds", "--test-fraction", "0.34", "--split-seed", "2", *ALLOW, *store)
     dataset = read_dataset(tmp_path / "ds")
     assert {r.id for r in dataset} == set(ok)
     assert dataset.manifest.counts["splits"] == {"train": 2, "val": 0, "test": 1, "null": 0}
 
     # 2. train-ensemble straight from the store: same query → same dataset, its hash in the ensemble
-    out = _invoke("train-ensemble", tmp_path / "ens", *TINY, "--test-fraction", "0.34", "--split-seed", "2", *store)
+    out = _invoke("train-ensemble", tmp_path / "ens", *TINY, "--test-fraction", "0.34", "--split-seed", "2", *ALLOW,
+                  *store)
     ensemble = Ensemble.load(tmp_path / "ens")
     assert ensemble.config["dataset"]["content_hash"] == dataset.content_hash
     assert read_dataset(tmp_path / "ens" / "dataset").content_hash == dataset.content_hash
@@ -59,7 +64,7 @@ def test_store_to_screen(documents_settings, documents, tmp_path):
     assert ensemble.elements == ["Al"] and dataset.content_hash in out
     # the same directory with a query that gives another dataset: refused, the old dataset kept
     out = _invoke("train-ensemble", tmp_path / "ens", *TINY, "--test-fraction", "0.34", "--split-seed", "2",
-                  "--where", '{"lambda_": {"$lt": 0.8}}', *store, code=2)
+                  "--where", '{"lambda_": {"$lt": 0.8}}', *ALLOW, *store, code=2)
     assert "DatasetChangedError" in out
     assert read_dataset(tmp_path / "ens" / "dataset").content_hash == dataset.content_hash
 

@@ -10,13 +10,14 @@ from betenet.model.ensemble import Ensemble
 from betenet.model.training_request import TrainingRequest, member_flow, train_from_dataset
 from betenet.settings import override_settings
 from betenet.store.stores import get_store, save_document
+from tests.al_documents import TEST_GRID_FLAGS
 
 
 def test_member_jobs_equal_in_process_training(documents, tmp_path):
     with override_settings(home=tmp_path / "home", store_uri=None):
         for doc in documents:
             save_document(doc, get_store())
-        build_dataset(get_store(), tmp_path / "data", split=SplitSpec(test_fraction=0.0))
+        build_dataset(get_store(), tmp_path / "data", split=SplitSpec(test_fraction=0.0), allow_flags=TEST_GRID_FLAGS)
     dataset = read_dataset(tmp_path / "data")
     request = TrainingRequest(variant="CSO", n_members=2, max_epochs=3, workers=1,
                               network={"mul": 4, "em_dim": 8, "radial_neurons": 8})
