@@ -83,6 +83,20 @@ def test_fcc_pb_el_ph_grid_is_imaginary_at_its_own_points():
     assert finding.modes[0].frequency_meV == pytest.approx(-4.91, abs=0.01)  # the mesh finds a little lower
 
 
+def test_bcc_nb_el_ph_grid_dips_only_between_its_points():
+    """bcc Nb, preset fast (74 Ry, el-ph q 4³), regenerated at the campaign's settings: every one of the 64 grid
+    points is real (lowest: Γ's 0.59 meV residual), but the interpolation dips to −3.31 meV at
+    q = (−1/16, 1/16, 1/8), |q| = 0.38 Å⁻¹ — the q-grid, not the physics (Nb is stable; Tc 9.3 K)."""
+    finding = _classify_fc("Nb_seed305.cif", CAUSES / "Nb_elph.fc", (4, 4, 4))
+    assert finding.cause == "interpolation" and "every directly computed q-point is real" in finding.reason
+    assert not any(m.direct for m in finding.modes)
+    worst = finding.modes[0]
+    assert worst.frequency_meV == pytest.approx(-3.31, abs=0.01) and worst.branch == 0
+    assert worst.q_norm_invA == pytest.approx(0.379, abs=0.001)
+    ph = parse_ph_output(CAUSES / "Nb_elph_ph.out")  # ph.x's own frequencies at the 8 irreducible points
+    assert len(ph.q_points) == 8 and min(q.frequencies_meV.min() for q in ph.q_points) > 0
+
+
 @pytest.mark.parametrize("cif,fc", [("Ba_seed15.cif", "Ba_bcc.fc"), ("Mo_seed610.cif", "Mo_bcc.fc")])
 def test_stable_campaign_metals_have_no_cause(cif, fc):
     finding = _classify_fc(cif, FIXTURES / "qe-6.7" / "matdyn-nan" / fc, (2, 2, 2))
