@@ -7,7 +7,8 @@ upgraded step by step before validation, so every committed or stored document k
     1 → 2  EPW diagnostics move from `parameters.extra["epw"]` to the typed field `epw`;
            `lambda_qsum` (lambda.x's direct q-point sum) is new and stays empty for old documents;
            the stability verdict gains a cause and the imaginary modes' locations, and the document a
-           `quality` block (flags, remedy attempts): old documents get none (cause unknown, no flags).
+           `quality` block (flags, remedy attempts, the smearing sensitivity of λ and, for a `--converge`
+           run, every dense k-grid's λ(σ)): old documents get none (cause unknown, no flags).
 """
 
 from __future__ import annotations

@@ -61,6 +61,15 @@ class ElectronPhononSettings(BaseModel):
     walltime_s: float | None = Field(
         default=None, gt=0, description="Wall-time budget of one ph.x/pw.x run (sets max_seconds)."
     )
+    converge: bool = Field(
+        default=False, description="Raise the dense k-grid until λ and ω_log of two successive grids agree at "
+        "some smearing; report the smallest such smearing (else: the seed's chosen_smearing_Ry)."
+    )
+    converge_tolerance: float = Field(default=0.05, description="Agreement of λ and ω_log between grids, fraction.")
+    converge_max_steps: int = Field(default=3, description="At most this many dense k-grids, the first included.")
+    converge_k_step: int = Field(
+        default=1, description="Each step adds this many scf k-grids to the dense grid (it stays a multiple)."
+    )
     pw_overrides: dict[str, Any] = Field(default_factory=dict, description="Extra pw.x namelist values.")
     ph_overrides: dict[str, Any] = Field(default_factory=dict, description="Extra ph.x &inputph values.")
 
@@ -93,6 +102,20 @@ class ElectronPhononSettings(BaseModel):
                              "(ph.x interpolates el-ph matrix elements from the scf grid onto the dense grid)")
         return self
 
+    @model_validator(mode="after")
+    def _converge_options(self) -> "ElectronPhononSettings":
+        if not 0 < self.converge_tolerance < 1:
+            raise ValueError(f"Invalid converge_tolerance={self.converge_tolerance}: a fraction in (0, 1)")
+        if self.converge_max_steps < 2:
+            raise ValueError(f"Invalid converge_max_steps={self.converge_max_steps}: two grids at least are compared")
+        if self.converge_k_step < 1:
+            raise ValueError(f"Invalid converge_k_step={self.converge_k_step}: add one scf k-grid or more per step")
+        if self.converge and self.method != "dfpt":
+            raise ValueError(f"Invalid converge=True with method={self.method!r}: the k-grid steps are the DFPT route's")
+        if self.converge and self.q_split and self.q_split > 1:
+            raise ValueError(f"Invalid converge=True with q_split={self.q_split}: the k-grid steps run ph.x unsplit")
+        return self
+
     @property
     def chosen_smearing_index(self) -> int | None:
         """1-based N of a2F.dosN holding the chosen smearing, or None if it is not on the list."""
@@ -101,8 +124,14 @@ class ElectronPhononSettings(BaseModel):
         return index if abs(ratio - index) < 1e-6 and 1 <= index <= self.el_ph_nsigma else None
 
     def physics(self) -> dict[str, Any]:
-        """The options that change the numbers (for the document identity): no run/budget knobs."""
-        skip = {"preset", "max_errors", "walltime_s", "q_split"}
+        """The options that change the numbers (for the document identity): no run/budget knobs.
+
+        `converge` and its tolerance are the requested protocol (a converged label is not the seed-convention
+        one), so they count when converge is on; left out when off, so plain runs keep their ids. The steps'
+        grids and their budget (max steps, k step) never count: raising the budget updates one document."""
+        skip = {"preset", "max_errors", "walltime_s", "q_split", "converge_max_steps", "converge_k_step"}
+        if not self.converge:
+            skip |= {"converge", "converge_tolerance"}
         return self.model_dump(mode="json", exclude=skip)
 
 
