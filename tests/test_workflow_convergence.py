@@ -21,7 +21,11 @@ from betenet.workflows.convergence import (
 from betenet.workflows.documents import RouteResult, _smearing_quality
 from betenet.workflows.flows import ElectronPhononMaker
 from betenet.workflows.presets import InvalidOptionError
+from tests.test_workflow_cli import assert_one_line_error, assert_store_unchanged, betenet, home_with_one_document
 from tests.test_workflow_electron_phonon import run_al
+from tests.test_workflow_handlers import fcc_al
+
+__all__ = ["home_with_one_document"]  # the fixture, for the CLI test
 
 SIGMAS = [0.01, 0.02, 0.03, 0.04]
 
@@ -90,6 +94,15 @@ def test_converge_options_fail_before_any_job_naming_the_option():
             ElectronPhononMaker.from_preset("test", converge=True, **{option: value})
     with pytest.raises(InvalidOptionError, match="Invalid converge=True with q_split=2"):
         ElectronPhononMaker.from_preset("test", converge=True, q_split=2)
+
+
+@pytest.mark.parametrize("verb", [("run",), ("submit", "--engine", "fireworks")])
+def test_cli_converge_flag_maps_onto_the_option(verb, home_with_one_document, tmp_path):
+    al = tmp_path / "Al.cif"
+    fcc_al().to(filename=str(al))
+    result = betenet(*verb, al, "--preset", "test", "--converge", "--set", "q_split=2", home=home_with_one_document)
+    assert_one_line_error(result, "Invalid converge=True with q_split=2")
+    assert_store_unchanged(home_with_one_document)
 
 
 def test_identity_is_the_requested_protocol_not_the_steps():

@@ -273,17 +273,23 @@ def converge_step(maker: ElectronPhononMaker, structure, input_structure, calc_i
     structure = as_structure(structure)
     s = maker.settings
     grid = {key: QETaskDoc.model_validate(tasks[key]) for key in GRID_TASKS}
-    if not grid["matdyn_elph"].a2f_all:  # imaginary modes on the el-ph q-grid: the document says so
-        doc = store_document(maker, structure, input_structure, calc_id, pseudos, tasks, verdict)
-        return Response(replace=Flow([doc], output=doc.output, name="document"))
-    steps = [*(ConvergenceStep.model_validate(step) for step in steps),
-             convergence_step(grid["scf_la2F"].kgrid, grid["matdyn_elph"].a2f_all,
-                              sum(task.wall_time_s for task in grid.values()))]
-    outcome = convergence_verdict(steps, s.converge_tolerance, s.converge_max_steps, s.chosen_smearing_Ry)
-    if outcome is not None:
-        doc = store_document(maker, structure, input_structure, calc_id, pseudos, tasks, verdict,
-                             {"convergence": outcome.model_dump()})
-        return Response(replace=Flow([doc], output=doc.output, name="document"))
+    outcome = None
+    if grid["matdyn_elph"].a2f_all:  # none: imaginary modes on the el-ph q-grid, the document says so
+        steps = [*(ConvergenceStep.model_validate(step) for step in steps),
+                 convergence_step(grid["scf_la2F"].kgrid, grid["matdyn_elph"].a2f_all,
+                                  sum(task.wall_time_s for task in grid.values()))]
+        outcome = convergence_verdict(steps, s.converge_tolerance, s.converge_max_steps, s.chosen_smearing_Ry)
+        if outcome is None:
+            return Response(replace=_next_grid(maker, structure, input_structure, calc_id, pseudos, tasks, verdict,
+                                               steps))
+    doc = store_document(maker, structure, input_structure, calc_id, pseudos, tasks, verdict,
+                         {"convergence": outcome.model_dump()} if outcome else None)
+    return Response(replace=Flow([doc], output=doc.output, name="document"))
+
+
+def _next_grid(maker, structure, input_structure, calc_id, pseudos, tasks, verdict, steps) -> Flow:
+    """The next dense grid's la2F scf → ph.x el-ph → q2r, lambda.x → matdyn → converge_step."""
+    s = maker.settings
     # this grid's tasks stay in the document's provenance under step-numbered names
     tasks = {**{k: v for k, v in tasks.items() if k not in GRID_TASKS},
              **{f"{k} step{len(steps)}": tasks[k] for k in GRID_TASKS}}
@@ -293,4 +299,4 @@ def converge_step(maker: ElectronPhononMaker, structure, input_structure, calc_i
     ph = makers["ph_elph"].make(QETaskDoc.model_validate(tasks["scf"]).dir_name, la2f.output.dir_name)
     rest = _elph_tail(maker, makers, structure, input_structure, calc_id, pseudos, {**tasks, "scf_la2F": la2f.output},
                       verdict, {"ph_elph": ph.output}, [step.model_dump() for step in steps])
-    return Response(replace=Flow([la2f, ph, *rest], output=rest[-1].output, name=f"converge step {len(steps) + 1}"))
+    return Flow([la2f, ph, *rest], output=rest[-1].output, name=f"converge step {len(steps) + 1}")
