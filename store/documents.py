@@ -260,6 +260,27 @@ class StabilityData(BaseModel):
     )
 
 
+class ConvergenceStep(BaseModel):
+    """One dense k-grid of a `--converge` run: λ and ω_log of its α²F at every el-ph smearing."""
+
+    kgrid: tuple[int, int, int] = Field(description="Dense (la2F) k-grid of this step.")
+    smearing_Ry: list[float] = Field(description="The el-ph smearings, ascending.")
+    lambda_: list[float] = Field(description="λ of the interpolated α²F at each smearing.")
+    omega_log_K: list[float] = Field(description="ω_log of the interpolated α²F at each smearing, K.")
+    wall_time_s: float = Field(description="QE wall time of this step (la2F scf, el-ph ph.x, q2r, lambda.x, matdyn), s.")
+
+
+class ConvergenceData(BaseModel):
+    """The k-grid convergence of λ(σ) (`converge=True`): every grid, the choice and why."""
+
+    tolerance: float = Field(description="λ and ω_log of the last two grids must agree within this fraction.")
+    steps: list[ConvergenceStep] = Field(description="Every dense k-grid computed, in order.")
+    converged: bool
+    chosen_smearing_Ry: float = Field(description="Smearing of the reported α²F (the default one when not converged).")
+    reason: str = Field(description="Why this smearing: the agreement found, or how far the grids stayed apart.")
+    wall_time_s: float = Field(description="QE wall time of all steps, s (the cost of converging).")
+
+
 class QualityData(BaseModel):
     """How far the document's numbers can be trusted, in numbers and named flags."""
 
@@ -280,6 +301,7 @@ class QualityData(BaseModel):
         default=None, description="Absolute magnetisation ∫|m| of that check, μB per cell: what the magnetism gate "
         "compares, per magnetism-prone atom, with magnetic_moment_threshold_muB (None: not run)."
     )
+    convergence: ConvergenceData | None = Field(default=None, description="k-grid convergence of λ(σ) (None: not run).")
     flags: list[str] = Field(
         default_factory=list, description="Named warnings (see betenet.workflows.quality.FLAGS); build-dataset "
         "leaves flagged documents out unless told to keep a flag."

@@ -7,8 +7,10 @@ upgraded step by step before validation, so every committed or stored document k
     1 → 2  EPW diagnostics move from `parameters.extra["epw"]` to the typed field `epw`;
            `lambda_qsum` (lambda.x's direct q-point sum) is new and stays empty for old documents;
            the stability verdict gains a cause and the imaginary modes' locations, and the document a
-           `quality` block (flags, remedy attempts, the spin-polarised check's total and absolute moment):
-           old documents get none (cause unknown, no flags, no moment); status 'unsupported' (magnetic) is new.
+           `quality` block (flags, the spin-polarised check's total and absolute moment, the smearing
+           sensitivity of λ and, for a `--converge` run, every dense k-grid's λ(σ)), and the verdict the remedy
+           ladder's attempts: old documents get none (cause unknown, no flags, no moment); status 'unsupported'
+           (magnetic) and 'unresolved' (imaginary modes the ladder could not remove) are new.
 """
 
 from __future__ import annotations

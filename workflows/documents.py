@@ -18,6 +18,7 @@ from betenet.settings import get_settings
 from betenet.store.documents import (
     A2FData,
     CalculationParameters,
+    ConvergenceData,
     ElectronPhononDoc,
     EpwDiagnostics,
     Provenance,
@@ -47,17 +48,20 @@ class RouteResult(BaseModel):
     kgrid_elph: tuple[int, int, int] | None = Field(default=None, description="Dense k-grid of the el-ph sum.")
     q_split: int | None = Field(default=None, description="el-ph ph.x split into this many q-point jobs.")
     failure_reason: str | None = Field(default=None, description="Why the route's α²F must not be used.")
+    convergence: ConvergenceData | None = Field(default=None, description="k-grid convergence (converge runs).")
     epw: EpwDiagnostics | None = None
     provenance: Provenance = Field(default_factory=Provenance, description="Steps outside `tasks` (EPW's).")
 
 
-def dfpt_route(settings: ElectronPhononSettings, tasks: dict[str, QETaskDoc]) -> RouteResult:
-    """The DFPT route's part, from its tasks: matdyn el-ph (α²F, λ table), lambda.x, the la2F scf."""
+def dfpt_route(settings: ElectronPhononSettings, tasks: dict[str, QETaskDoc],
+               convergence: ConvergenceData | dict | None = None) -> RouteResult:
+    """The DFPT route's part, from its tasks: matdyn el-ph (α²F, λ table), lambda.x, the la2F scf (the last
+    dense grid's, after a converge run, whose outcome is `convergence`)."""
     matdyn, lambda_x, la2f = (tasks.get(key) for key in ("matdyn_elph", "lambda_elph", "scf_la2F"))
     return RouteResult(
         a2f_all=matdyn.a2f_all if matdyn else [], qe_lambda=matdyn.qe_lambda if matdyn else [],
         lambda_qsum=lambda_x.qe_lambda if lambda_x else [], kgrid_elph=la2f.kgrid if la2f else None,
-        q_split=settings.q_split,
+        q_split=settings.q_split, convergence=convergence,
     )
 
 
@@ -101,7 +105,8 @@ def build_document(settings: ElectronPhononSettings, structure: Structure, input
         kgrid_scf=scf.kgrid if scf else settings.kgrid_scf, kgrid_elph=route.kgrid_elph,
         qgrid_coarse=settings.qgrid_coarse, qgrid_elph=elph_ph.qgrid if elph_ph else None,
         el_ph_sigma_Ry=settings.el_ph_sigma_Ry, el_ph_nsigma=settings.el_ph_nsigma,
-        chosen_smearing_Ry=settings.chosen_smearing_Ry, mu_star=settings.mu_star,
+        chosen_smearing_Ry=route.convergence.chosen_smearing_Ry if route.convergence else settings.chosen_smearing_Ry,
+        mu_star=settings.mu_star,
         stability_threshold_meV=settings.stability_threshold_meV, q_split=route.q_split,
         extra={"pw_overrides": settings.pw_overrides, "ph_overrides": settings.ph_overrides},
     )
@@ -129,14 +134,18 @@ def build_document(settings: ElectronPhononSettings, structure: Structure, input
     elif route.failure_reason is not None:
         fields.update(status="failed", status_reason=route.failure_reason)
     else:
-        chosen = _chosen_spectrum(route.a2f_all, settings.chosen_smearing_index)
+        index = settings.chosen_smearing_index
+        if route.convergence is not None:
+            index = round(route.convergence.chosen_smearing_Ry / settings.el_ph_sigma_Ry)
+        chosen = _chosen_spectrum(route.a2f_all, index)
         fields.update(
             status="ok", a2f_all=route.a2f_all, a2f=chosen, qe_lambda=route.qe_lambda,
             lambda_qsum=route.lambda_qsum, lambda_=chosen.lambda_, omega_log_K=chosen.omega_log_K,
             omega_2_K=chosen.omega_2_K, tc_K=chosen.tc_K,
         )
     fields["quality"] = quality_of(settings, structure, stability, fields["phonon_dos_coarse"], fields.get("a2f"),
-                                   route.lambda_qsum, magnetism=check)
+                                   route.lambda_qsum, magnetism=check, a2f_all=route.a2f_all,
+                                   convergence=route.convergence)
     return ElectronPhononDoc.from_structure(structure, **fields)
 
 

@@ -19,6 +19,9 @@ METHODS = ("dfpt", "epw")
 PRESET_NAMES = ("test", "fast", "production")
 # QE 6.7's q2r.x/matdyn.x interpolate 10 el-ph smearings per run; more run in batches of 10.
 SMEARINGS_PER_BATCH = 10
+# the stability cause's and the remedy ladder's options (see workflows/instability.py, workflows/remedy.py)
+LADDER_OPTIONS = ("gamma_radius_invA", "born_growth_ratio", "remedy_max_attempts", "remedy_k_factor",
+                  "remedy_q_step", "gamma_residual_max_fraction", "remedy_ecutrho_factor")
 
 
 class ElectronPhononSettings(BaseModel):
@@ -94,6 +97,15 @@ class ElectronPhononSettings(BaseModel):
     walltime_s: float | None = Field(
         default=None, gt=0, description="Wall-time budget of one ph.x/pw.x run (sets max_seconds)."
     )
+    converge: bool = Field(
+        default=False, description="Raise the dense k-grid until λ and ω_log of two successive grids agree at "
+        "some smearing; report the smallest such smearing (else: the seed's chosen_smearing_Ry)."
+    )
+    converge_tolerance: float = Field(default=0.05, description="Agreement of λ and ω_log between grids, fraction.")
+    converge_max_steps: int = Field(default=3, description="At most this many dense k-grids, the first included.")
+    converge_k_step: int = Field(
+        default=1, description="Each step adds this many scf k-grids to the dense grid (it stays a multiple)."
+    )
     pw_overrides: dict[str, Any] = Field(default_factory=dict, description="Extra pw.x namelist values.")
     ph_overrides: dict[str, Any] = Field(default_factory=dict, description="Extra ph.x &inputph values.")
 
@@ -126,6 +138,20 @@ class ElectronPhononSettings(BaseModel):
                              "(ph.x interpolates el-ph matrix elements from the scf grid onto the dense grid)")
         return self
 
+    @model_validator(mode="after")
+    def _converge_options(self) -> "ElectronPhononSettings":
+        if not 0 < self.converge_tolerance < 1:
+            raise ValueError(f"Invalid converge_tolerance={self.converge_tolerance}: a fraction in (0, 1)")
+        if self.converge_max_steps < 2:
+            raise ValueError(f"Invalid converge_max_steps={self.converge_max_steps}: two grids at least are compared")
+        if self.converge_k_step < 1:
+            raise ValueError(f"Invalid converge_k_step={self.converge_k_step}: add one scf k-grid or more per step")
+        if self.converge and self.method != "dfpt":
+            raise ValueError(f"Invalid converge=True with method={self.method!r}: the k-grid steps are the DFPT route's")
+        if self.converge and self.q_split and self.q_split > 1:
+            raise ValueError(f"Invalid converge=True with q_split={self.q_split}: the k-grid steps run ph.x unsplit")
+        return self
+
     @property
     def chosen_smearing_index(self) -> int | None:
         """1-based N of a2F.dosN holding the chosen smearing, or None if it is not on the list."""
@@ -134,10 +160,18 @@ class ElectronPhononSettings(BaseModel):
         return index if abs(ratio - index) < 1e-6 and 1 <= index <= self.el_ph_nsigma else None
 
     def physics(self) -> dict[str, Any]:
-        """The options that change the numbers (for the document identity): no run/budget knobs."""
-        # The moment threshold only decides whether a magnetic material is computed, never a number, and
-        # leaving it out keeps the ids of documents stored before it existed.
-        skip = {"preset", "max_errors", "walltime_s", "q_split", "magnetic_moment_threshold_muB"}
+        """The options that change the numbers (for the document identity): no run/budget knobs.
+
+        `converge` and its tolerance are the requested protocol (a converged label is not the seed-convention
+        one), so they count when converge is on; left out when off, so plain runs keep their ids. The steps'
+        grids and their budget (max steps, k step) never count: raising the budget updates one document. The
+        magnetism threshold and the stability cause's and remedy ladder's knobs decide whether and which
+        attempt's numbers are reported, not the numbers of a calculation; leaving them out keeps the ids of
+        documents stored before they existed."""
+        skip = {"preset", "max_errors", "walltime_s", "q_split", "converge_max_steps", "converge_k_step",
+                "magnetic_moment_threshold_muB", *LADDER_OPTIONS}
+        if not self.converge:
+            skip |= {"converge", "converge_tolerance"}
         return self.model_dump(mode="json", exclude=skip)
 
 

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from pymatgen.core import Structure
 
-from betenet.store.documents import A2FData, PhononDosData, QELambdaRow, QualityData, StabilityData
+from betenet.store.documents import A2FData, ConvergenceData, PhononDosData, QELambdaRow, QualityData, StabilityData
+from betenet.workflows.convergence import (
+    SMEARING_SENSITIVE,
+    SMEARING_SENSITIVITY_LIMIT,
+    UNCONVERGED,
+    smearing_sensitivity,
+)
 from betenet.workflows.outputs import QETaskDoc
 from betenet.workflows.remedy import gamma_residual_fraction
 from betenet.workflows.spin import SPIN_ORBIT_FLAG, spin_orbit_flags
@@ -24,6 +30,9 @@ FLAGS: dict[str, str] = {
                             "after the remedy ladder: phonons stiffened by a coarse density grid (raise ecutrho)",
     "interpolation_mismatch": f"λ of the interpolated α²F and the direct q-point sum differ by more than "
                               f"{100 * INTERPOLATION_MISMATCH_MAX:.0f} %: the el-ph q-grid is too coarse",
+    SMEARING_SENSITIVE: f"λ changes by more than {100 * SMEARING_SENSITIVITY_LIMIT:.0f} % towards a neighbouring "
+                        "el-ph smearing at the reported one: λ(σ) still steep (run with --converge)",
+    UNCONVERGED: "--converge found no smearing at which λ and ω_log of the last two dense k-grids agree",
     SPIN_ORBIT_FLAG: "an element whose phonons and coupling change with spin–orbit coupling (workflows/spin.py), "
                      "computed scalar-relativistically",
 }
@@ -40,10 +49,10 @@ def interpolation_mismatch(chosen: A2FData | None, lambda_qsum: list[QELambdaRow
 
 
 def quality_of(settings, structure: Structure, stability: StabilityData | None, coarse_dos: PhononDosData | None,
-               chosen: A2FData | None, lambda_qsum: list[QELambdaRow], magnetism: QETaskDoc | None = None
-               ) -> QualityData:
-    """The quality block of a document from its verdict, coarse phonons, reported spectrum and the
-    spin-polarised check (when it ran)."""
+               chosen: A2FData | None, lambda_qsum: list[QELambdaRow], magnetism: QETaskDoc | None = None,
+               a2f_all: list[A2FData] = (), convergence: ConvergenceData | None = None) -> QualityData:
+    """The quality block of a document from its verdict, coarse phonons, reported spectrum (with every
+    smearing's and the converge steps'), and the spin-polarised check (when it ran)."""
     residual = gamma_residual_fraction(stability, coarse_dos) if stability is not None else None
     mismatch = interpolation_mismatch(chosen, lambda_qsum)
     flags = spin_orbit_flags(structure.symbol_set)
@@ -53,8 +62,14 @@ def quality_of(settings, structure: Structure, stability: StabilityData | None, 
         flags.append("gamma_residual_large")
     if mismatch is not None and mismatch > INTERPOLATION_MISMATCH_MAX:
         flags.append("interpolation_mismatch")
+    sensitivity = smearing_sensitivity(list(a2f_all), chosen.smearing_index) if chosen is not None else None
+    if sensitivity is not None and sensitivity > SMEARING_SENSITIVITY_LIMIT:
+        flags.append(SMEARING_SENSITIVE)
+    if convergence is not None and not convergence.converged:
+        flags.append(UNCONVERGED)
     return QualityData(
-        gamma_residual_fraction=residual, interpolation_mismatch=mismatch, flags=flags,
+        gamma_residual_fraction=residual, interpolation_mismatch=mismatch, smearing_sensitivity=sensitivity,
+        convergence=convergence, flags=flags,
         magnetic_moment_muB=magnetism.total_magnetization_muB if magnetism else None,
         absolute_magnetic_moment_muB=magnetism.absolute_magnetization_muB if magnetism else None,
     )

@@ -26,6 +26,15 @@ from betenet.cli.options import (
 REQUIRED_PROGRAMS = {"dfpt": ("pw", "ph", "q2r", "matdyn", "lambda"), "epw": ("pw", "ph", "q2r", "matdyn", "epw")}
 ENGINES = ("fireworks", "jobflow-remote")
 MethodOption = typer.Option("dfpt", help="dfpt (ph.x + matdyn α²F) | epw (Wannier-interpolated α²F, epw.x)")
+ConvergeOption = typer.Option(False, "--converge", help="Raise the dense k-grid until λ and ω_log of two grids "
+                              "agree (--set converge_tolerance=0.05, converge_max_steps=3, converge_k_step=1); "
+                              "report the smallest agreeing smearing.")
+
+
+def workflow_overrides(set_: list[str], converge: bool) -> dict:
+    """--set KEY=VALUE options, with --converge as the `converge` option."""
+    overrides = parse_key_values(set_, "--set")
+    return {**overrides, "converge": True} if converge else overrides
 
 
 def read_structure(path: Path):
@@ -90,6 +99,7 @@ def run_command(
     skip_finished: bool = typer.Option(False, "--skip-finished", help="Do not rerun a structure whose document "
                                        "(same settings) is already stored as ok or unstable."),
     method: str = MethodOption,
+    converge: bool = ConvergeOption,
 ) -> None:
     """Run the electron-phonon workflow here, store the documents, print λ, ω_log and Tc."""
     from rich.console import Console
@@ -99,7 +109,7 @@ def run_command(
     console = Console(stderr=True)
     with store_settings(store):
         try:
-            maker, items = prepare(structures, preset, parse_key_values(set_, "--set"), method=method)
+            maker, items = prepare(structures, preset, workflow_overrides(set_, converge), method=method)
         except InputError as err:
             fail(str(err))
         failures = 0
@@ -134,6 +144,7 @@ def submit_command(
     project: str = typer.Option(None, help="jobflow-remote project name (default: its current project)."),
     worker: str = typer.Option(None, help="jobflow-remote worker name (default: the project's first)."),
     method: str = MethodOption,
+    converge: bool = ConvergeOption,
 ) -> None:
     """Submit the workflow to FireWorks (LaunchPad on the store's MongoDB: give --store) or jobflow-remote."""
     from betenet.workflows import submit
@@ -143,7 +154,7 @@ def submit_command(
     with store_settings(store) as settings:
         try:
             # the programs run on the workers, not necessarily here: no binary check
-            maker, items = prepare(structures, preset, parse_key_values(set_, "--set"), check_binaries=False,
+            maker, items = prepare(structures, preset, workflow_overrides(set_, converge), check_binaries=False,
                                    method=method)
             if engine == "fireworks":
                 ids = submit.submit_fireworks([s for _, s in items], maker, settings)
