@@ -9,6 +9,8 @@ upgraded step by step before validation, so every committed or stored document k
            the stability verdict gains a cause and the imaginary modes' locations, and the document a
            `quality` block (flags, remedy attempts, the spin-polarised check's total and absolute moment):
            old documents get none (cause unknown, no flags, no moment); status 'unsupported' (magnetic) is new.
+           Each α²F gains `eliashberg` (isotropic Eliashberg Tc, μ*, μ*(ω_c), ω_c, clipped negative weight) and
+           the document `tc_eliashberg_K`: None for old documents (build-dataset solves its own 51-bin α²F).
 """
 
 from __future__ import annotations
