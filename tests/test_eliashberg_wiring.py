@@ -7,7 +7,7 @@ solver refuses.
 
 from __future__ import annotations
 
-from pathlib import Path
+import dataclasses
 
 import numpy as np
 import pytest
@@ -80,3 +80,185 @@ def test_documents_of_version_1_load_without_an_eliashberg_tc(campaign_al):
     assert campaign_al.document_version == 2  # migrated on reading
     assert campaign_al.tc_eliashberg_K is None and campaign_al.a2f.eliashberg is None
     assert all(a.eliashberg is None for a in campaign_al.a2f_all)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Dataset
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_build_dataset_exports_the_eliashberg_tc_of_the_51_bin_spectrum(campaign_al, tmp_path):
+    from betenet.dataset.build import record_from_document
+    from betenet.dataset.format import read_dataset
+    from betenet.eliashberg import eliashberg_tc
+    from betenet.physics import MODEL_GRID_MEV
+
+    record = record_from_document(campaign_al)
+    # solved here for a version-1 document, on the label the model is compared with (bins 1..50, doc's μ*)
+    expected = eliashberg_tc(MODEL_GRID_MEV, record.a2f, mu_star=0.10, first_bin=1).tc_K
+    assert record.tc_eliashberg_K == expected and record.tc_eliashberg_K == pytest.approx(record.tc_K, rel=0.2)
+    assert record.extra["tc_eliashberg_reason"] is None and record.extra["dft"]["tc_eliashberg_K"] is None
+    assert record.to_json()["tc_eliashberg_K"] == expected
+    committed = read_dataset(FIXTURES / "campaign-fast" / "dataset")
+    by_formula = {r.formula: r for r in committed}
+    assert committed.manifest.counts["with_tc_eliashberg"] == 5
+    assert by_formula["Ta"].tc_eliashberg_K == pytest.approx(9.905, rel=1e-3)  # benchmarks/RESULTS.md
+    au = by_formula["Au"]
+    assert au.tc_eliashberg_K is None and "lowest temperature solved, 0.1 K" in au.extra["tc_eliashberg_reason"]
+    # a dataset written before the field existed reads as null, and the field round-trips
+    old = {k: v for k, v in by_formula["Ta"].to_json().items() if k not in ("tc_eliashberg_K", "tc_eliashberg_reason")}
+    from betenet.dataset.format import DatasetRecord
+
+    assert DatasetRecord.from_json(old).tc_eliashberg_K is None
+    assert DatasetRecord.from_json(by_formula["Ta"].to_json()) == by_formula["Ta"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Predictions and screening
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_ensemble(tmp_path_factory):
+    import torch
+    from _model_helpers import records, structures, tiny_config
+
+    from betenet.dataset.format import write_dataset
+    from betenet.model.ensemble_training import train_ensemble
+    from betenet.model.training import TrainingConfig
+    from betenet.model.training_set import training_set_from_dataset
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("eliashberg-ensemble")
+    dataset = write_dataset(root / "ds", records(), structures(), source="tests")
+    training = TrainingConfig(max_epochs=6, patience_descent=2, patience_hump=2, patience_second=2,
+                              snapshot_interval_s=0.0)
+    ensemble = train_ensemble(root / "ens", training_set_from_dataset(dataset, "CPD", splits=("train",)),
+                              network=tiny_config("CPD"), training=training, n_members=3, seed=11, progress=False,
+                              workers=1)
+    yield ensemble, dataset
+    torch.set_num_threads(before)
+
+
+def _solve(a2f, mu_star=0.10):
+    from betenet.physics import MODEL_GRID_MEV
+
+    return EliashbergData.from_spectrum(MODEL_GRID_MEV, a2f, mu_star, first_bin=1)
+
+
+def test_the_ensemble_mean_gets_an_eliashberg_tc_and_the_members_spread_where_asked(tiny_ensemble):
+    ensemble, dataset = tiny_ensemble
+    prediction = ensemble.predict(dataset)
+    assert prediction.member_a2f.shape == (3, len(dataset), 51)
+    assert np.allclose(prediction.member_a2f.mean(axis=0), prediction.a2f, rtol=1e-12, atol=0)
+    for g in range(len(dataset)):
+        mean = _solve(prediction.a2f[g])
+        got = prediction.tc_eliashberg_K[g]
+        assert (np.isnan(got) and mean.tc_K is None) or got == mean.tc_K
+        assert prediction.tc_eliashberg_reason[g] == mean.reason
+        assert (np.isnan(prediction.tc_eliashberg_below_K[g]) and mean.below_K is None) or \
+            prediction.tc_eliashberg_below_K[g] == mean.below_K
+    assert np.all(np.isnan(prediction.tc_eliashberg_K_std))  # not computed until asked for
+    # a six-epoch network predicts next to no coupling: members with real Tc show what the spread is
+    from betenet.physics import MODEL_GRID_MEV
+
+    peaks = np.exp(-((MODEL_GRID_MEV - 20.0) / 5.0) ** 2)
+    members = np.stack([np.tile(amplitude * peaks, (len(dataset), 1)) for amplitude in (1.0, 1.2, 0.2)])
+    strong = dataclasses.replace(prediction, member_a2f=members)
+    spread = strong.with_eliashberg_spread([0, 2])
+    solved = [_solve(a) for a in members[:, 0]]
+    assert solved[0].tc_K > 1 and solved[2].tc_K is None and solved[2].below_K == LOWEST_TEMPERATURE_K
+    # the member below 0.1 K counts as 0 K
+    assert spread.tc_eliashberg_K_std[0] == pytest.approx(np.std([solved[0].tc_K, solved[1].tc_K, 0.0], ddof=1))
+    assert spread.tc_eliashberg_K_std[2] == spread.tc_eliashberg_K_std[0] and np.isnan(spread.tc_eliashberg_K_std[1])
+    assert np.array_equal(spread.tc_eliashberg_K, prediction.tc_eliashberg_K, equal_nan=True)
+    # a member spectrum the solver refuses (no weight at all) leaves the spread undefined
+    refused = dataclasses.replace(prediction, member_a2f=members * np.array([1.0, 1.0, 0.0])[:, None, None])
+    assert np.isnan(refused.with_eliashberg_spread([0]).tc_eliashberg_K_std[0])
+    # μ* moves the Eliashberg Tc the same way as Allen–Dynes, never up
+    stronger = ensemble.predict(dataset, mu_star=0.15)
+    assert np.all(np.nan_to_num(stronger.tc_eliashberg_K) <= np.nan_to_num(prediction.tc_eliashberg_K))
+
+
+def _rows(values):
+    """Screening rows with chosen (Allen–Dynes, Eliashberg, Eliashberg below_K) Tc."""
+    from betenet.screening.predictions import Prediction
+
+    return [Prediction(id=ident, formula="Al", n_atoms=1, source="test", a2f_mean=(0.0,) * 51, a2f_std=(0.0,) * 51,
+                       values={"lambda": 0.5, "omega_log_K": 200.0, "omega_2_K": 220.0, "tc_K": ad,
+                               "tc_eliashberg_K": el},
+                       spread={"lambda": 0.1, "omega_log_K": 5.0, "omega_2_K": 6.0, "tc_K": 0.5,
+                               "tc_eliashberg_K": None},
+                       mu_star=0.1, n_members=4, tc_eliashberg_below_K=below,
+                       tc_eliashberg_reason=None if el is not None else "below")
+            for ident, (ad, el, below) in values.items()]
+
+
+def test_ranking_by_either_tc_and_its_validation():
+    from betenet.screening.predictions import rank_by_tc
+
+    rows = _rows({"a": (5.0, 4.0, None), "b": (3.0, None, 0.1), "c": (4.0, 6.0, None), "d": (3.5, None, 0.1)})
+    assert [p.id for p in rank_by_tc(rows)] == ["a", "c", "d", "b"]  # the default keeps Allen–Dynes
+    # Eliashberg: highest first; those below the lowest temperature solved last, by Allen–Dynes among them
+    assert [p.id for p in rank_by_tc(rows, "eliashberg")] == ["c", "a", "d", "b"]
+    assert rows[1].tc_eliashberg_text(lambda v, s: f"{v}") == "< 0.1"
+    assert rows[0].tc_eliashberg_text(lambda v, s: f"{v} ± {s}") == "4.0 ± None"
+    with pytest.raises(ValueError, match=r"Invalid tc_method='mcmillan', use one of \('allen-dynes', 'eliashberg'\)"):
+        rank_by_tc(rows, "mcmillan")
+
+
+def test_screen_ranks_by_the_eliashberg_tc_and_spreads_only_the_best(tiny_ensemble, tmp_path, monkeypatch):
+    from _model_helpers import phdos, structures
+
+    import betenet.screening.plots as plots
+    from betenet.screening.campaign import run_and_report
+    from betenet.screening.inputs import Candidate
+    from betenet.screening.predictions import rank_by_tc, to_document
+    from betenet.screening.screen import screen
+
+    ensemble, _ = tiny_ensemble
+    candidates = [Candidate(id=name, atoms=atoms, source=f"{name}.cif", site_phdos={"cpd": phdos(len(atoms), k)})
+                  for k, (name, atoms) in enumerate(structures().items())]
+    result = screen(ensemble, candidates, tc_method="eliashberg", eliashberg_spread=2)
+    assert [p.id for p in result.ranked] == [p.id for p in rank_by_tc(result.ranked, "eliashberg")]
+    spreads = [p.spread["tc_eliashberg_K"] for p in result.ranked]
+    assert all(s is not None for s in spreads[:2]) and all(s is None for s in spreads[2:])
+    assert "eliashberg_spread_s" in result.timings_s
+    default = screen(ensemble, candidates)  # Allen–Dynes order, every row's spread
+    assert [p.id for p in default.ranked] == [p.id for p in rank_by_tc(default.ranked)]
+    assert all(p.spread["tc_eliashberg_K"] is not None for p in default.ranked)
+    with pytest.raises(ValueError, match="Invalid tc_method"):
+        screen(ensemble, candidates, tc_method="AD")
+
+    # files, store document and plot titles carry both
+    titles = []
+    monkeypatch.setattr(plots, "a2f_plot", lambda omega, mean, std, title, path, dft=None: titles.append(title))
+    campaign = run_and_report(ensemble, candidates, [], None, out=tmp_path / "out", save=False, top=3,
+                              tc_method="eliashberg", eliashberg_spread=1)
+    import csv
+    import json
+
+    table = list(csv.DictReader((tmp_path / "out" / "predictions.csv").open()))
+    assert [r["id"] for r in table] == [p.id for p in campaign.ranked]
+    first = campaign.ranked[0]
+    assert table[0]["tc_eliashberg_K"] == ("" if first.values["tc_eliashberg_K"] is None
+                                           else f"{first.values['tc_eliashberg_K']:.6g}")
+    saved = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    assert saved["tc_method"] == "eliashberg"
+    assert saved["predictions"][0]["tc_eliashberg_reason"] == first.tc_eliashberg_reason
+    assert len(titles) == 3 and all("(Allen–Dynes)" in t and "(Eliashberg)" in t for t in titles)
+    doc = to_document(first, ensemble, "fingerprint")
+    assert (doc.tc_eliashberg_K, doc.tc_eliashberg_K_std, doc.tc_eliashberg_below_K) == (
+        first.values["tc_eliashberg_K"], first.spread["tc_eliashberg_K"], first.tc_eliashberg_below_K)
+
+
+def test_the_screen_command_refuses_an_unknown_tc_method_before_any_work(tmp_path):
+    from typer.testing import CliRunner
+
+    from betenet.cli import app
+
+    result = CliRunner().invoke(app, ["screen", str(tmp_path), "--ensemble", str(tmp_path / "none"), "--out",
+                                      str(tmp_path / "out"), "--tc-method", "mcmillan", "--home", str(tmp_path)])
+    assert result.exit_code == 2 and "Invalid tc_method='mcmillan'" in result.output
+    assert not (tmp_path / "out").exists()
