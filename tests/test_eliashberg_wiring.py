@@ -8,6 +8,7 @@ solver refuses.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,7 +61,8 @@ def test_a_refused_spectrum_is_stored_as_none_with_the_reason(campaign_al):
         EliashbergData(tc_K=None, mu_star=0.1)
 
 
-def test_the_document_carries_the_chosen_spectrum_s_eliashberg_tc():
+@pytest.fixture(scope="module")
+def epw_document() -> ElectronPhononDoc:
     """The EPW route's task output rebuilt through the route's α²F code (`a2f_data`) → `build_document`."""
     from tests.test_document_routes import build, recorded_epw
 
@@ -68,7 +70,11 @@ def test_the_document_carries_the_chosen_spectrum_s_eliashberg_tc():
     sigma = doc.parameters.el_ph_sigma_Ry
     epw = epw.model_copy(update={"a2f_all": [a2f_data(a.omega_meV, a.a2f, a.smearing_index, sigma, a.mu_star)
                                              for a in epw.a2f_all]})
-    again = build(doc, epw, tasks)
+    return build(doc, epw, tasks)
+
+
+def test_the_document_carries_the_chosen_spectrum_s_eliashberg_tc(epw_document):
+    again = epw_document
     assert again.status == "ok" and again.document_version == 2
     assert again.tc_eliashberg_K is not None and again.tc_eliashberg_K == again.a2f.eliashberg.tc_K
     assert again.tc_eliashberg_K == pytest.approx(again.tc_K, rel=0.25)
@@ -262,3 +268,20 @@ def test_the_screen_command_refuses_an_unknown_tc_method_before_any_work(tmp_pat
                                       str(tmp_path / "out"), "--tc-method", "mcmillan", "--home", str(tmp_path)])
     assert result.exit_code == 2 and "Invalid tc_method='mcmillan'" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_the_pipeline_summary_shows_both_tc(epw_document):
+    from rich.console import Console
+
+    from betenet.cli.pipeline import PipelineReport, _material_row, _print_summary
+
+    material = _material_row(epw_document, "computed", source="al.cif")
+    below = {"id": "x", "formula": "Al", "lambda": 0.1, "lambda_std": 0.01, "omega_log_K": 300.0,
+             "omega_log_K_std": 3.0, "tc_K": 0.0, "tc_K_std": 0.0, "tc_eliashberg_K": None,
+             "tc_eliashberg_K_std": None, "tc_eliashberg_below_K": 0.1}
+    strong = {**below, "id": "y", "tc_eliashberg_K": 7.25, "tc_eliashberg_K_std": 1.5, "tc_eliashberg_below_K": None}
+    console = Console(record=True, width=250)
+    _print_summary(PipelineReport(materials=[material], screened=[strong, below]), Path("out"), console)
+    text = console.export_text()
+    assert text.count("Tc Eliashberg (K)") == 2 and f"{epw_document.tc_eliashberg_K:.2f}" in text
+    assert "7.25 ± 1.50" in text and "< 0.1" in text
