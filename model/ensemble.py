@@ -37,10 +37,10 @@ class Prediction:
     `*_std` the spread (standard deviation) of the members' own values. ω_log/ω₂/Tc are NaN where the
     predicted λ is 0 (ω_log is undefined there).
 
-    tc_eliashberg_K: the isotropic Eliashberg Tc of the mean α²F, NaN where there is none (then
-    `tc_eliashberg_below_K` is the temperature it lies below, or `tc_eliashberg_reason` says why the solver
-    refused the spectrum). Its spread costs one solve per member and structure (1–30 ms each), so it is NaN
-    until `with_eliashberg_spread` computes it for the structures asked for. member_a2f: (M, G, 51).
+    tc_eliashberg_K: the isotropic Eliashberg Tc of the mean α²F, NaN where there is none: then
+    `tc_eliashberg_reason` says why (below `tc_eliashberg_below_K`, the lowest temperature solved, or refused
+    by the solver). Its spread costs one solve per member and structure (≈ 23 ms each), so it is NaN until
+    `with_eliashberg_spread` computes it for the structures asked for. member_a2f: (M, G, 51).
     """
 
     ids: list[str]
@@ -70,7 +70,6 @@ class Prediction:
         return [{"id": i, **{k.rstrip("_"): float(getattr(self, k)[g]) for k in keys},
                  "a2f": self.a2f[g].tolist(), "a2f_std": self.a2f_std[g].tolist()}
                 for g, i in enumerate(self.ids)]
-
 
     def with_eliashberg_spread(self, positions: Iterable[int]) -> "Prediction":
         """A copy with the members' Eliashberg-Tc spread at the structures `positions` (indices into `ids`).

@@ -3,9 +3,9 @@
 `featurise` checks every candidate on its own — the graph builds, every element was seen in
 training, the site PhDOS a CPD/FPD ensemble needs is there — so one bad structure is reported
 instead of stopping the batch. `screen` then predicts all good ones in one call and ranks them by Tc
-(Allen–Dynes or Eliashberg). The members' Eliashberg spread — one solve per member and structure, 1–30 ms
-each, so 806 structures × 100 members would take 20–40 min — is computed after ranking, for the
-`eliashberg_spread` best-ranked rows (all when None).
+(Allen–Dynes or Eliashberg). The members' Eliashberg spread — one solve per member and structure, ≈ 23 ms
+each, so ≈ 31 min for 806 structures × 100 members (benchmarks/RESULTS.md) — is computed after ranking, for
+the `eliashberg_spread` best-ranked rows (all when None).
 Timings of each stage are returned for the report (`ScreenResult.timings_s`).
 """
 

@@ -182,7 +182,7 @@ def screen_command(
     tc_method: str = TcMethod,
     eliashberg_spread: Optional[int] = typer.Option(
         None, min=0, help="Best-ranked rows that get the members' Eliashberg-Tc spread (default: --top); one "
-        "solve per member and row, 1–30 ms each (806 rows × 100 members ≈ 20–40 min)."),
+        "solve per member and row, ≈ 23 ms each (806 rows × 100 members ≈ 31 min)."),
 ) -> None:
     """Rank many structures by predicted Tc (Allen–Dynes or Eliashberg) with uncertainty; with DFT labels (store
     documents or a dataset) also an evaluation: MAE/RMSE/R², parity plots, average precision vs random."""
