@@ -82,6 +82,18 @@ def test_the_document_carries_the_chosen_spectrum_s_eliashberg_tc(epw_document):
     assert ElectronPhononDoc.model_validate(again.to_store()).a2f.eliashberg == again.a2f.eliashberg
 
 
+@pytest.mark.qe
+def test_the_real_dfpt_workflow_stores_the_eliashberg_tc(tmp_path):
+    """fcc Al through pw.x → ph.x → q2r.x → matdyn.x (preset test): every smearing and the document."""
+    from tests.test_workflow_electron_phonon import run_al
+
+    doc, _, _ = run_al(tmp_path)
+    assert doc.status == "ok" and all(a.eliashberg is not None for a in doc.a2f_all)
+    assert doc.tc_eliashberg_K == doc.a2f.eliashberg.tc_K and doc.a2f.eliashberg.mu_star == doc.parameters.mu_star
+    # measured 2026-12-01: λ 0.400, Allen–Dynes 1.274 K, Eliashberg 1.271 K (no negative weight to clip)
+    assert doc.tc_eliashberg_K == pytest.approx(doc.tc_K, rel=0.02) and doc.a2f.eliashberg.negative_fraction == 0
+
+
 def test_documents_of_version_1_load_without_an_eliashberg_tc(campaign_al):
     assert campaign_al.document_version == 2  # migrated on reading
     assert campaign_al.tc_eliashberg_K is None and campaign_al.a2f.eliashberg is None
