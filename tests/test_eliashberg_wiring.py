@@ -297,3 +297,20 @@ def test_the_pipeline_summary_shows_both_tc(epw_document):
     text = console.export_text()
     assert text.count("Tc Eliashberg (K)") == 2 and f"{epw_document.tc_eliashberg_K:.2f}" in text
     assert "7.25 ± 1.50" in text and "< 0.1" in text
+
+
+def test_the_evaluation_compares_the_eliashberg_tc_where_both_have_one(campaign_al, tmp_path):
+    from ase.build import bulk
+
+    from betenet.dataset.build import record_from_document
+    from betenet.screening.evaluation import evaluate, write_report
+    from betenet.screening.inputs import candidate_from_record
+
+    labels = candidate_from_record(record_from_document(campaign_al), bulk("Al"), "al", campaign_al.calc_id).labels
+    assert labels["tc_eliashberg_K"] == pytest.approx(1.002, rel=1e-3)  # the dataset's 51-bin value
+    predicted = {"al": {"tc_K": 1.5, "tc_eliashberg_K": 1.25}, "au": {"tc_K": 0.2, "tc_eliashberg_K": None}}
+    report = evaluate(predicted, {"al": labels, "au": {"tc_K": 0.0, "tc_eliashberg_K": None}})
+    assert report.metrics["tc_eliashberg_K"].n == 1 and report.metrics["tc_K"].n == 2
+    assert report.metrics["tc_eliashberg_K"].mae == pytest.approx(abs(1.25 - labels["tc_eliashberg_K"]))
+    paths = write_report(report, predicted, {"al": labels, "au": {"tc_K": 0.0, "tc_eliashberg_K": None}}, tmp_path)
+    assert tmp_path / "parity_tc_eliashberg_K.png" in paths
