@@ -8,13 +8,16 @@ a `DatasetRecord` and writes the directory with `betenet.dataset.format.write_da
   structure's order, ≈3 states per atom before smoothing) through the same processing;
 - ``lambda``, ``omega_log_K``, ``omega_2_K``: moments of that 51-bin α²F summed over bins 1..50 as
   the seed does, and ``tc_K`` Allen–Dynes from them at the document's μ* — the numbers a model that
-  predicts the 51-bin α²F is compared with. The document's own values from the full-resolution
-  spectrum are kept in ``dft`` (extra field) for reference;
+  predicts the 51-bin α²F is compared with; ``tc_eliashberg_K`` likewise from the isotropic Eliashberg
+  equations for that 51-bin α²F (bins 1..50) at the same μ*, solved here for every document — the
+  documents stored before version 2 had no Eliashberg Tc, and the label must come from the spectrum the
+  model predicts anyway — with the reason in ``tc_eliashberg_reason`` where it is null. The document's own
+  values from the full-resolution spectrum are kept in ``dft`` (extra field) for reference;
 - ``split``: seeded and grouped by structure (the same crystal computed twice never straddles
   train/test), or read from the seed paper's index files matched by structure fingerprint.
 
 Extra record fields: ``calc_id``, ``method``, ``status``, ``created_at``, ``mu_star``,
-``smearing_Ry``, ``dft``. The manifest's ``query`` holds the filters, the Mongo criteria, the split
+``smearing_Ry``, ``tc_eliashberg_reason``, ``dft``. The manifest's ``query`` holds the filters, the Mongo criteria, the split
 rule and the store it came from, so `train-ensemble` can re-run exactly the same query.
 """
 
@@ -32,8 +35,8 @@ from pymatgen.core import Structure
 
 from betenet.dataset.format import Dataset, DatasetRecord, write_dataset
 from betenet.dataset.query import NoMatchingDocumentsError, StoreQuery
-from betenet.physics import allen_dynes_tc, model_grid_moments, to_model_grid
-from betenet.store.documents import ElectronPhononDoc, PhononDosData, structure_fingerprint
+from betenet.physics import MODEL_GRID_MEV, allen_dynes_tc, model_grid_moments, to_model_grid
+from betenet.store.documents import EliashbergData, ElectronPhononDoc, PhononDosData, structure_fingerprint
 from betenet.store.stores import with_connection
 
 FEATURES = ("a2f", "cpd", "fpd")
@@ -189,7 +192,7 @@ def structure_key(doc: ElectronPhononDoc) -> str:
 
 def record_from_document(doc: ElectronPhononDoc, split: str | None = None) -> DatasetRecord:
     structure = doc.structure
-    a2f = lambda_ = omega_log_K = omega_2_K = tc_K = None
+    a2f = lambda_ = omega_log_K = omega_2_K = tc_K = eliashberg = None
     mu_star = doc.a2f.mu_star if doc.a2f is not None else doc.parameters.mu_star
     if doc.a2f is not None:
         a2f = to_model_grid(doc.a2f.omega_meV, doc.a2f.a2f)
@@ -201,7 +204,9 @@ def record_from_document(doc: ElectronPhononDoc, split: str | None = None) -> Da
                 f"ω_log={omega_log_K:.3g} K — nothing between 2 and 101 meV; the spectrum is empty or off-grid"
             )
         tc_K = allen_dynes_tc(lambda_, omega_log_K, omega_2_K, mu_star)
-    dft = {"lambda": doc.lambda_, "omega_log_K": doc.omega_log_K, "omega_2_K": doc.omega_2_K, "tc_K": doc.tc_K}
+        eliashberg = EliashbergData.from_spectrum(MODEL_GRID_MEV, a2f, mu_star, first_bin=1)
+    dft = {"lambda": doc.lambda_, "omega_log_K": doc.omega_log_K, "omega_2_K": doc.omega_2_K, "tc_K": doc.tc_K,
+           "tc_eliashberg_K": doc.tc_eliashberg_K}
     return DatasetRecord(
         id=doc.calc_id,
         formula=doc.formula_pretty or structure.composition.reduced_formula,
@@ -212,6 +217,7 @@ def record_from_document(doc: ElectronPhononDoc, split: str | None = None) -> Da
         omega_log_K=omega_log_K,
         omega_2_K=omega_2_K,
         tc_K=tc_K,
+        tc_eliashberg_K=eliashberg.tc_K if eliashberg is not None else None,
         split=split,
         source=f"betenet {doc.method} document {doc.calc_id}",
         extra={
@@ -221,6 +227,7 @@ def record_from_document(doc: ElectronPhononDoc, split: str | None = None) -> Da
             "created_at": doc.created_at.isoformat(timespec="seconds"),
             "mu_star": mu_star,
             "smearing_Ry": doc.a2f.smearing_Ry if doc.a2f is not None else None,
+            "tc_eliashberg_reason": eliashberg.reason if eliashberg is not None else None,
             "dft": dft if doc.a2f is not None else None,
         },
     )

@@ -9,7 +9,9 @@ A dataset is a plain directory that any JSON reader understands (no betenet need
 Record fields: ``id`` (unique string), ``formula``, ``structure_file``, ``a2f`` (51 floats on the model
 grid `MODEL_GRID_MEV` or null), ``cpd`` / ``fpd`` (coarse / fine site-projected phonon DOS: one list of
 51 floats per atom, in the CIF's atom order, or null), ``lambda``, ``omega_log_K``, ``omega_2_K``,
-``tc_K`` (numbers or null), ``split`` ("train", "val", "test" or null) and ``source`` (free text).
+``tc_K`` (Allen–Dynes) and ``tc_eliashberg_K`` (isotropic Eliashberg; also null when Tc lies below the
+lowest temperature solved or the solver refused the spectrum; datasets written before it existed lack the
+key and read as null) — numbers or null —, ``split`` ("train", "val", "test" or null) and ``source``.
 Keys beyond these are kept verbatim in `DatasetRecord.extra` (forward compatibility).
 
 ``content_hash`` is the SHA-256 of the canonical records (sorted keys, compact JSON, one line each)
@@ -41,6 +43,7 @@ MANIFEST_FILE = "manifest.json"
 RECORDS_FILE = "records.jsonl"
 STRUCTURES_DIR = "structures"
 SPLITS = ("train", "val", "test")
+SCALAR_FIELDS = ("lambda_", "omega_log_K", "omega_2_K", "tc_K", "tc_eliashberg_K")
 _RECORD_KEYS = (
     "id",
     "formula",
@@ -52,6 +55,7 @@ _RECORD_KEYS = (
     "omega_log_K",
     "omega_2_K",
     "tc_K",
+    "tc_eliashberg_K",
     "split",
     "source",
 )
@@ -82,6 +86,7 @@ class DatasetRecord:
     omega_log_K: float | None = None
     omega_2_K: float | None = None
     tc_K: float | None = None
+    tc_eliashberg_K: float | None = None
     split: str | None = None
     source: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -91,7 +96,7 @@ class DatasetRecord:
         object.__setattr__(self, "a2f", _as_spectrum(self.a2f))
         object.__setattr__(self, "cpd", _as_site_spectra(self.cpd))
         object.__setattr__(self, "fpd", _as_site_spectra(self.fpd))
-        for name in ("lambda_", "omega_log_K", "omega_2_K", "tc_K"):
+        for name in SCALAR_FIELDS:
             value = getattr(self, name)
             if isinstance(value, (np.floating, np.integer)):
                 object.__setattr__(self, name, float(value))
@@ -109,6 +114,7 @@ class DatasetRecord:
             "omega_log_K": self.omega_log_K,
             "omega_2_K": self.omega_2_K,
             "tc_K": self.tc_K,
+            "tc_eliashberg_K": self.tc_eliashberg_K,
             "split": self.split,
             "source": self.source,
         }
@@ -134,6 +140,7 @@ class DatasetRecord:
                 omega_log_K=obj.get("omega_log_K"),
                 omega_2_K=obj.get("omega_2_K"),
                 tc_K=obj.get("tc_K"),
+                tc_eliashberg_K=obj.get("tc_eliashberg_K"),
                 split=obj.get("split"),
                 source=obj.get("source"),
                 extra={k: v for k, v in obj.items() if k not in _RECORD_KEYS},
@@ -169,7 +176,7 @@ def _check_record(record: DatasetRecord, where: str) -> None:
                 raise DatasetFormatError(f"{where}: '{name}' must have one 51-bin row per atom, got none")
             for i, row in enumerate(rows):
                 _check_bins(row, f"{where}: '{name}' row {i}")
-    for name in ("lambda_", "omega_log_K", "omega_2_K", "tc_K"):
+    for name in SCALAR_FIELDS:
         value = getattr(record, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                   or not math.isfinite(value)):
@@ -279,6 +286,7 @@ def _counts(records: list[DatasetRecord]) -> dict[str, Any]:
         "with_omega_log": n(lambda r: r.omega_log_K is not None),
         "with_omega_2": n(lambda r: r.omega_2_K is not None),
         "with_tc": n(lambda r: r.tc_K is not None),
+        "with_tc_eliashberg": n(lambda r: r.tc_eliashberg_K is not None),
         "splits": {(s or "null"): n(lambda r, s=s: r.split == s) for s in (*SPLITS, None)},
     }
 

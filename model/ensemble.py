@@ -7,12 +7,13 @@ The directory layout and its integrity checks are `betenet.model.checkpoints`; t
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -27,13 +28,20 @@ from betenet.model.network import BeteNet, NetworkConfig
 from betenet.model.training import TrainingConfig
 from betenet.model.training_set import variant_graphs
 from betenet.model.variants import get_variant
+from betenet.store.documents import EliashbergData
 
 
 @dataclass(frozen=True)
 class Prediction:
     """Ensemble prediction for G structures. α²F on `omega_meV` (51 bins); moments from the mean α²F,
     `*_std` the spread (standard deviation) of the members' own values. ω_log/ω₂/Tc are NaN where the
-    predicted λ is 0 (ω_log is undefined there)."""
+    predicted λ is 0 (ω_log is undefined there).
+
+    tc_eliashberg_K: the isotropic Eliashberg Tc of the mean α²F, NaN where there is none: then
+    `tc_eliashberg_reason` says why (below `tc_eliashberg_below_K`, the lowest temperature solved, or refused
+    by the solver). Its spread costs one solve per member and structure (≈ 23 ms each), so it is NaN until
+    `with_eliashberg_spread` computes it for the structures asked for. member_a2f: (M, G, 51).
+    """
 
     ids: list[str]
     omega_meV: np.ndarray
@@ -49,14 +57,38 @@ class Prediction:
     tc_K_std: np.ndarray
     n_members: int
     mu_star: float
+    tc_eliashberg_K: np.ndarray
+    tc_eliashberg_K_std: np.ndarray
+    tc_eliashberg_below_K: np.ndarray
+    tc_eliashberg_reason: tuple[str | None, ...]
+    member_a2f: np.ndarray
 
     def rows(self) -> list[dict]:
         """One JSON-ready dict per structure."""
-        keys = ("lambda_", "omega_log_K", "omega_2_K", "tc_K", "lambda_std", "omega_log_K_std",
-                "omega_2_K_std", "tc_K_std")
+        keys = ("lambda_", "omega_log_K", "omega_2_K", "tc_K", "tc_eliashberg_K", "lambda_std", "omega_log_K_std",
+                "omega_2_K_std", "tc_K_std", "tc_eliashberg_K_std")
         return [{"id": i, **{k.rstrip("_"): float(getattr(self, k)[g]) for k in keys},
                  "a2f": self.a2f[g].tolist(), "a2f_std": self.a2f_std[g].tolist()}
                 for g, i in enumerate(self.ids)]
+
+    def with_eliashberg_spread(self, positions: Iterable[int]) -> "Prediction":
+        """A copy with the members' Eliashberg-Tc spread at the structures `positions` (indices into `ids`).
+
+        A member whose Tc lies below the lowest temperature solved counts as 0 K in the spread (off by at most
+        that temperature, 0.1 K); a member spectrum the solver refuses leaves the spread undefined (NaN).
+        """
+        std = self.tc_eliashberg_K_std.copy()
+        ddof = 1 if self.n_members > 1 else 0
+        for g in positions:
+            members = [_eliashberg(a2f, self.mu_star) for a2f in self.member_a2f[:, g]]
+            refused = any(m.tc_K is None and m.below_K is None for m in members)
+            std[g] = np.nan if refused else np.std([m.tc_K or 0.0 for m in members], ddof=ddof)
+        return dataclasses.replace(self, tc_eliashberg_K_std=std)
+
+
+def _eliashberg(a2f_51: np.ndarray, mu_star: float) -> EliashbergData:
+    """The Eliashberg Tc of a 51-bin α²F, bins from FIRST_BIN on as the moments."""
+    return EliashbergData.from_spectrum(physics.MODEL_GRID_MEV, a2f_51, mu_star, first_bin=FIRST_BIN)
 
 
 def _moments(a2f: np.ndarray, mu_star: float):
@@ -208,10 +240,15 @@ class Ensemble:
         ddof = 1 if len(self.members) > 1 else 0
         with np.errstate(invalid="ignore"):
             spread = [np.std(v, axis=0, ddof=ddof) for v in per_member]
+        eliashberg = [_eliashberg(a2f, mu_star) for a2f in mean]
         return Prediction(
             ids=[g.id for g in graphs], omega_meV=physics.MODEL_GRID_MEV.copy(), a2f=mean,
             a2f_std=member_a2f.std(axis=0, ddof=ddof), lambda_=lam, omega_log_K=wlog, omega_2_K=w2, tc_K=tc,
             lambda_std=spread[0], omega_log_K_std=spread[1], omega_2_K_std=spread[2], tc_K_std=spread[3],
             n_members=len(self.members), mu_star=mu_star,
+            tc_eliashberg_K=np.array([np.nan if e.tc_K is None else e.tc_K for e in eliashberg]),
+            tc_eliashberg_K_std=np.full(len(graphs), np.nan),
+            tc_eliashberg_below_K=np.array([np.nan if e.below_K is None else e.below_K for e in eliashberg]),
+            tc_eliashberg_reason=tuple(e.reason for e in eliashberg), member_a2f=member_a2f,
         )
 

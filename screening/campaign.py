@@ -2,10 +2,10 @@
 
 Outputs of one run in its folder::
 
-    predictions.csv     ranked by Tc: id, formula, λ ± σ, ω_log ± σ, ω₂ ± σ, Tc ± σ, source
+    predictions.csv     ranked by Tc: id, formula, λ ± σ, ω_log ± σ, ω₂ ± σ, Tc ± σ (Allen–Dynes, Eliashberg), source
     predictions.json    the same with the α²F mean/spread, the rejected inputs and the run's metadata
     rejected.csv        every input that could not be predicted, with the reason
-    plots/a2f_<id>.png  α²F mean with a ±1σ band, the DFT α²F overlaid when known
+    plots/a2f_<id>.png  α²F mean with a ±1σ band, the DFT α²F overlaid when known, both Tc in the title
     evaluation/         with DFT labels: evaluation.json + parity plots
 
 and, unless asked not to, one `PredictionDoc` per prediction in the store's `predictions` collection.
@@ -125,8 +125,12 @@ def _workflow_cell(candidate: Candidate):
 
 def run_and_report(ensemble, candidates: list[Candidate], rejected: list[Rejected], settings, *,
                    out: Path | None, mu_star: float | None = None, save: bool = True, plots: str = "top",
-                   top: int = 20, tc_threshold_K: float = 5.0) -> CampaignResult:
-    result = screen(ensemble, candidates, rejected, mu_star=mu_star)
+                   top: int = 20, tc_threshold_K: float = 5.0, tc_method: str = "allen-dynes",
+                   eliashberg_spread: int | None = None) -> CampaignResult:
+    """Screen, evaluate against DFT labels, write the files, save to the store. `tc_method` ranks;
+    `eliashberg_spread`: how many of the best-ranked get the members' Eliashberg spread (None: all)."""
+    result = screen(ensemble, candidates, rejected, mu_star=mu_star, tc_method=tc_method,
+                    eliashberg_spread=eliashberg_spread)
     by_id = {c.id: c for c in candidates}
     campaign = CampaignResult(result.ranked, result.rejected, result.timings_s)
     labelled = {p.id: p.labels for p in result.ranked if p.labels}
@@ -140,6 +144,7 @@ def run_and_report(ensemble, candidates: list[Candidate], rejected: list[Rejecte
         "ensemble": {"id": ensemble.id, "directory": str(ensemble.directory), "variant": ensemble.variant,
                      "n_members": len(ensemble.members), "dataset_hash": ensemble.dataset_hash},
         "timings_s": result.timings_s,
+        "tc_method": tc_method,
     }
     if out is not None:
         start = time.perf_counter()
@@ -174,9 +179,8 @@ def _write_outputs(out: Path, campaign: CampaignResult, by_id: dict[str, Candida
         (out / "plots").mkdir(exist_ok=True)
     for p in chosen:
         dft = by_id[p.id].dft_a2f
-        tc = p.values["tc_K"]
-        title = f"{p.formula} ({p.id}): λ = {_fmt(p.values['lambda'], p.spread['lambda'])}, " \
-                f"Tc = {_fmt(tc, p.spread['tc_K'])} K"
+        title = f"{p.formula} ({p.id}): λ = {_fmt(p.values['lambda'], p.spread['lambda'])}\n" \
+                f"Tc = {_fmt(p.values['tc_K'], p.spread['tc_K'])} K (Allen–Dynes), {p.tc_eliashberg_text(_fmt)} K (Eliashberg)"
         a2f_plot(MODEL_GRID_MEV, p.a2f_mean, p.a2f_std, title, out / "plots" / f"a2f_{_safe(p.id)}.png",
                  dft=(MODEL_GRID_MEV, dft) if dft is not None else None)
     if campaign.evaluation is not None:

@@ -1,7 +1,8 @@
 """How good are the predictions: regression metrics per quantity and a screening score.
 
-`evaluate(predicted, labels)` compares predicted λ, ω_log, ω₂, Tc with DFT labels (only where both
-exist) — MAE, RMSE, R² — and scores the Tc ranking as a screening would use it: the average precision
+`evaluate(predicted, labels)` compares predicted λ, ω_log, ω₂, Tc (Allen–Dynes, and Eliashberg: only where
+both lie above the solver's 0.1 K floor, so its n is smaller) with DFT labels (only where both exist) —
+MAE, RMSE, R² — and scores the Tc ranking as a screening would use it: the average precision
 of "Tc ≥ threshold" ranked by predicted Tc, next to what a random ranking gets on average (the
 fraction of positives). `write_report` saves the numbers as JSON and parity plots as PNG.
 """
@@ -16,8 +17,9 @@ from typing import Mapping
 
 import numpy as np
 
-QUANTITIES = ("lambda", "omega_log_K", "omega_2_K", "tc_K")
-LABELS = {"lambda": "λ", "omega_log_K": "ω_log (K)", "omega_2_K": "ω₂ (K)", "tc_K": "Tc (K)"}
+QUANTITIES = ("lambda", "omega_log_K", "omega_2_K", "tc_K", "tc_eliashberg_K")
+LABELS = {"lambda": "λ", "omega_log_K": "ω_log (K)", "omega_2_K": "ω₂ (K)", "tc_K": "Tc (K)",
+          "tc_eliashberg_K": "Eliashberg Tc (K)"}
 
 
 @dataclass(frozen=True)

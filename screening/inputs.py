@@ -26,7 +26,7 @@ class Candidate:
     atoms: Any  # ase.Atoms
     source: str
     site_phdos: dict[str, np.ndarray] = field(default_factory=dict)
-    labels: dict[str, float | None] | None = None  # DFT λ, ω_log, ω₂, Tc on the model grid
+    labels: dict[str, float | None] | None = None  # DFT λ, ω_log, ω₂, Tc (AD, Eliashberg) on the model grid
     dft_a2f: np.ndarray | None = None  # DFT α²F on the model grid, for plots
     calc_id: str | None = None  # the store document it came from / was matched to
 
@@ -110,7 +110,7 @@ def candidate_from_record(record, atoms, source: str, calc_id: str | None) -> Ca
     from betenet.model.variants import SITE_PHDOS_FIELDS
 
     labels = {"lambda": record.lambda_, "omega_log_K": record.omega_log_K, "omega_2_K": record.omega_2_K,
-              "tc_K": record.tc_K}
+              "tc_K": record.tc_K, "tc_eliashberg_K": record.tc_eliashberg_K}
     return Candidate(
         id=record.id, atoms=atoms, source=source,
         site_phdos={name: np.asarray(rows) for name in SITE_PHDOS_FIELDS if (rows := getattr(record, name)) is not None},

@@ -1,9 +1,10 @@
-"""Ensemble output → per-structure rows: α²F mean ± spread, λ, ω_log, ω₂, Tc ± spread.
+"""Ensemble output → per-structure rows: α²F mean ± spread, λ, ω_log, ω₂, Tc (Allen–Dynes, Eliashberg) ± spread.
 
 The numbers come from `betenet.model.ensemble.Ensemble.predict` (the seed's convention: moments and
 Tc of the mean α²F, the members' spread as uncertainty); this module attaches each to its input
-(formula, source, DFT labels), ranks them and writes CSV/JSON. Values the model leaves undefined
-(ω_log, ω₂, Tc where the predicted λ is 0) become null, never a placeholder number.
+(formula, source, DFT labels), ranks them by either Tc and writes CSV/JSON. Values the model leaves
+undefined (ω_log, ω₂, Tc where the predicted λ is 0; an Eliashberg Tc below the lowest temperature solved,
+or its spread where it was not computed) become null, never a placeholder number.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ import numpy as np
 
 from betenet.physics import MODEL_GRID_MEV
 
-SCALARS = ("lambda", "omega_log_K", "omega_2_K", "tc_K")
+SCALARS = ("lambda", "omega_log_K", "omega_2_K", "tc_K", "tc_eliashberg_K")
 CSV_COLUMNS = ("rank", "id", "formula", "n_atoms", "lambda", "lambda_std", "omega_log_K", "omega_log_K_std",
-               "omega_2_K", "omega_2_K_std", "tc_K", "tc_K_std", "source")
+               "omega_2_K", "omega_2_K_std", "tc_K", "tc_K_std", "tc_eliashberg_K", "tc_eliashberg_K_std",
+               "tc_eliashberg_below_K", "source")
+# --tc-method → the value a screening is ranked by
+TC_METHODS = {"allen-dynes": "tc_K", "eliashberg": "tc_eliashberg_K"}
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,12 @@ class Prediction:
     source: str
     a2f_mean: tuple[float, ...]
     a2f_std: tuple[float, ...]
-    values: dict[str, float | None]  # lambda, omega_log_K, omega_2_K, tc_K
+    values: dict[str, float | None]  # lambda, omega_log_K, omega_2_K, tc_K, tc_eliashberg_K
     spread: dict[str, float | None]
     mu_star: float
     n_members: int
+    tc_eliashberg_below_K: float | None  # the Eliashberg Tc lies below this (tc_eliashberg_K is None)
+    tc_eliashberg_reason: str | None  # why tc_eliashberg_K is None
     labels: dict[str, float | None] | None = None
 
     def row(self) -> dict:
@@ -45,10 +51,18 @@ class Prediction:
         for name in SCALARS:
             row[name] = self.values[name]
             row[f"{name}_std"] = self.spread[name]
+        row["tc_eliashberg_below_K"] = self.tc_eliashberg_below_K
         return row
 
+    def tc_eliashberg_text(self, fmt) -> str:
+        """`fmt(value, spread)` of the Eliashberg Tc, or '< 0.1' where it lies below the lowest temperature solved."""
+        if self.values["tc_eliashberg_K"] is None and self.tc_eliashberg_below_K is not None:
+            return f"< {self.tc_eliashberg_below_K:g}"
+        return fmt(self.values["tc_eliashberg_K"], self.spread["tc_eliashberg_K"])
+
     def to_json(self) -> dict:
-        return {**self.row(), "mu_star": self.mu_star, "n_members": self.n_members,
+        return {**self.row(), "tc_eliashberg_reason": self.tc_eliashberg_reason, "mu_star": self.mu_star,
+                "n_members": self.n_members,
                 "omega_meV": MODEL_GRID_MEV.tolist(), "a2f_mean": list(self.a2f_mean),
                 "a2f_std": list(self.a2f_std), "dft": self.labels}
 
@@ -65,7 +79,10 @@ def to_document(prediction: Prediction, ensemble, structure_fingerprint: str, ca
         mu_star=prediction.mu_star, omega_meV=MODEL_GRID_MEV.tolist(), a2f_mean=list(prediction.a2f_mean),
         a2f_std=list(prediction.a2f_std), lambda_=values["lambda"], lambda_std=spread["lambda"],
         omega_log_K=values["omega_log_K"], omega_log_K_std=spread["omega_log_K"], omega_2_K=values["omega_2_K"],
-        omega_2_K_std=spread["omega_2_K"], tc_K=values["tc_K"], tc_K_std=spread["tc_K"], dft=prediction.labels,
+        omega_2_K_std=spread["omega_2_K"], tc_K=values["tc_K"], tc_K_std=spread["tc_K"],
+        tc_eliashberg_K=values["tc_eliashberg_K"], tc_eliashberg_K_std=spread["tc_eliashberg_K"],
+        tc_eliashberg_below_K=prediction.tc_eliashberg_below_K, tc_eliashberg_reason=prediction.tc_eliashberg_reason,
+        dft=prediction.labels,
         structure_fingerprint=structure_fingerprint, calc_id=calc_id,
     )
 
@@ -85,12 +102,14 @@ def from_model(prediction, candidates) -> list[Prediction]:
             a2f_mean=tuple(np.asarray(prediction.a2f[g], dtype=float).tolist()),
             a2f_std=tuple(np.asarray(prediction.a2f_std[g], dtype=float).tolist()),
             values=values, spread=spread, mu_star=float(prediction.mu_star), n_members=int(prediction.n_members),
-            labels=candidate.labels,
+            tc_eliashberg_below_K=_number(prediction.tc_eliashberg_below_K[g]),
+            tc_eliashberg_reason=prediction.tc_eliashberg_reason[g], labels=candidate.labels,
         ))
     return rows
 
 
-_ATTR = {"lambda": "lambda_", "omega_log_K": "omega_log_K", "omega_2_K": "omega_2_K", "tc_K": "tc_K"}
+_ATTR = {"lambda": "lambda_", "omega_log_K": "omega_log_K", "omega_2_K": "omega_2_K", "tc_K": "tc_K",
+         "tc_eliashberg_K": "tc_eliashberg_K"}
 
 
 def _number(value) -> float | None:
@@ -98,11 +117,25 @@ def _number(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def rank_by_tc(predictions: list[Prediction]) -> list[Prediction]:
-    """Highest predicted Tc first (undefined Tc last); ties broken by the smaller spread, then by id."""
+def check_tc_method(tc_method: str) -> str:
+    if tc_method not in TC_METHODS:
+        raise ValueError(f"Invalid tc_method={tc_method!r}, use one of {tuple(TC_METHODS)}")
+    return tc_method
+
+
+def rank_by_tc(predictions: list[Prediction], tc_method: str = "allen-dynes") -> list[Prediction]:
+    """Highest predicted Tc of `tc_method` first (undefined Tc last). Allen–Dynes ties: the smaller spread
+    first. Eliashberg ties (all that lie below the lowest temperature solved among them): the higher
+    Allen–Dynes Tc first — its spread is computed after ranking, for the best-ranked only. Then by id."""
+    name = TC_METHODS[check_tc_method(tc_method)]
+
     def key(p: Prediction):
-        tc, spread = p.values["tc_K"], p.spread["tc_K"]
-        return (tc is None, -(tc or 0.0), spread if spread is not None else math.inf, p.id)
+        tc = p.values[name]
+        if name == "tc_K":
+            spread = p.spread["tc_K"]
+            return (tc is None, -(tc or 0.0), spread if spread is not None else math.inf, p.id)
+        allen_dynes = p.values["tc_K"]
+        return (tc is None, -(tc or 0.0), allen_dynes is None, -(allen_dynes or 0.0), p.id)
 
     return sorted(predictions, key=key)
 

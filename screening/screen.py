@@ -2,7 +2,10 @@
 
 `featurise` checks every candidate on its own — the graph builds, every element was seen in
 training, the site PhDOS a CPD/FPD ensemble needs is there — so one bad structure is reported
-instead of stopping the batch. `screen` then predicts all good ones in one call and ranks them by Tc.
+instead of stopping the batch. `screen` then predicts all good ones in one call and ranks them by Tc
+(Allen–Dynes or Eliashberg). The members' Eliashberg spread — one solve per member and structure, ≈ 23 ms
+each, so ≈ 31 min for 806 structures × 100 members (benchmarks/RESULTS.md) — is computed after ranking, for
+the `eliashberg_spread` best-ranked rows (all when None).
 Timings of each stage are returned for the report (`ScreenResult.timings_s`).
 """
 
@@ -12,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from betenet.screening.inputs import Candidate, Rejected
-from betenet.screening.predictions import Prediction, from_model, rank_by_tc
+from betenet.screening.predictions import Prediction, check_tc_method, from_model, rank_by_tc
 
 
 @dataclass
@@ -53,7 +56,9 @@ def featurise(ensemble, candidates: list[Candidate]) -> tuple[list, list[Candida
 
 
 def screen(ensemble, candidates: list[Candidate], rejected: list[Rejected] = (), *,
-           mu_star: float | None = None) -> ScreenResult:
+           mu_star: float | None = None, tc_method: str = "allen-dynes",
+           eliashberg_spread: int | None = None) -> ScreenResult:
+    check_tc_method(tc_method)
     timings = {}
     start = time.perf_counter()
     graphs, kept, failed = featurise(ensemble, candidates)
@@ -64,4 +69,11 @@ def screen(ensemble, candidates: list[Candidate], rejected: list[Rejected] = (),
     start = time.perf_counter()
     prediction = ensemble.predict(graphs, mu_star=mu_star)
     timings["predict_s"] = time.perf_counter() - start
-    return ScreenResult(rank_by_tc(from_model(prediction, kept)), rejected, timings)
+    ranked = rank_by_tc(from_model(prediction, kept), tc_method)
+    start = time.perf_counter()
+    position = {ident: g for g, ident in enumerate(prediction.ids)}
+    best = ranked if eliashberg_spread is None else ranked[:eliashberg_spread]
+    prediction = prediction.with_eliashberg_spread(position[p.id] for p in best)
+    timings["eliashberg_spread_s"] = time.perf_counter() - start
+    rows = {p.id: p for p in from_model(prediction, kept)}
+    return ScreenResult([rows[p.id] for p in ranked], rejected, timings)

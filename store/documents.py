@@ -22,6 +22,7 @@ from emmet.core.types.pymatgen_types.structure_adapter import StructureType
 from pymatgen.core import Structure
 
 from betenet import __version__
+from betenet.eliashberg import EliashbergInputError, eliashberg_tc
 from betenet.store.migrations import upgrade
 
 Method = Literal["dfpt", "epw"]
@@ -76,6 +77,39 @@ class PhononDosData(BaseModel):
         return self
 
 
+class EliashbergData(BaseModel):
+    """Tc of the isotropic Eliashberg equations for one α²F (`betenet.eliashberg`): a Tc, the temperature it lies
+    below, or why the spectrum was refused — never a placeholder number."""
+
+    tc_K: float | None = Field(description="Eliashberg Tc, K; None when it lies below `below_K` or the spectrum "
+                               "was refused (`reason` says which).")
+    below_K: float | None = Field(default=None, description="Tc lies below this lowest temperature solved, K.")
+    reason: str | None = Field(default=None, description="Why tc_K is None.")
+    mu_star: float = Field(description="Coulomb pseudopotential on the Allen–Dynes scale, referred to ω_max.")
+    mu_star_c: float | None = Field(default=None, description="μ*(ω_c) in the equations (None: refused).")
+    omega_c_meV: float | None = Field(default=None, description="Matsubara cutoff ω_c, meV (None: refused).")
+    omega_ref_meV: float | None = Field(default=None, description="ω_max, the reference of μ*, meV (None: refused).")
+    negative_fraction: float | None = Field(
+        default=None, description="Clipped negative α²F weight over λ (None: refused, e.g. for too much of it).")
+
+    @model_validator(mode="after")
+    def _reason_when_none(self) -> "EliashbergData":
+        if self.tc_K is None and not self.reason:
+            raise ValueError("an Eliashberg result without tc_K needs the reason")
+        return self
+
+    @classmethod
+    def from_spectrum(cls, omega_meV, a2f, mu_star: float, first_bin: int = 0) -> "EliashbergData":
+        """Solve for `a2f` on `omega_meV` (meV); a spectrum the solver refuses gives tc_K None with its message."""
+        try:
+            result = eliashberg_tc(omega_meV, a2f, mu_star=mu_star, first_bin=first_bin)
+        except EliashbergInputError as err:
+            return cls(tc_K=None, reason=f"refused: {err}", mu_star=mu_star)
+        return cls(tc_K=result.tc_K, below_K=result.below_K, reason=result.reason or None, mu_star=mu_star,
+                   mu_star_c=result.mu_star_c, omega_c_meV=result.omega_c_meV, omega_ref_meV=result.omega_ref_meV,
+                   negative_fraction=result.negative_fraction)
+
+
 class A2FData(BaseModel):
     """One Eliashberg spectral function α²F(ω) with its moments, for one el-ph smearing."""
 
@@ -88,6 +122,9 @@ class A2FData(BaseModel):
     omega_2_K: float = Field(description="Second-moment frequency sqrt(<ω²>), K.")
     tc_K: float = Field(description="Allen–Dynes Tc with f1·f2 corrections at `mu_star`, K.")
     mu_star: float = Field(description="Coulomb pseudopotential used for tc_K.")
+    eliashberg: EliashbergData | None = Field(
+        default=None, description="Isotropic Eliashberg Tc of this spectrum at `mu_star` (None: documents stored "
+        "before it was computed).")
 
 
 class QELambdaRow(BaseModel):
@@ -349,6 +386,9 @@ class ElectronPhononDoc(StructureMetadata):
     omega_log_K: float | None = None
     omega_2_K: float | None = None
     tc_K: float | None = Field(default=None, description="Allen–Dynes Tc (f1·f2) of the chosen α²F, K.")
+    tc_eliashberg_K: float | None = Field(
+        default=None, description="Isotropic Eliashberg Tc of the chosen α²F, K: `a2f.eliashberg` has μ*, μ*(ω_c), ω_c "
+        "and, when None, the reason (also None for documents stored before it was computed).")
     epw: EpwDiagnostics | None = Field(default=None, description="EPW route's checks and interpolation details.")
     quality: QualityData = Field(default_factory=QualityData)
     provenance: Provenance = Field(default_factory=Provenance)

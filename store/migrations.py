@@ -11,6 +11,8 @@ upgraded step by step before validation, so every committed or stored document k
            sensitivity of λ and, for a `--converge` run, every dense k-grid's λ(σ)), and the verdict the remedy
            ladder's attempts: old documents get none (cause unknown, no flags, no moment); status 'unsupported'
            (magnetic) and 'unresolved' (imaginary modes the ladder could not remove) are new.
+           Each α²F gains `eliashberg` (isotropic Eliashberg Tc, μ*, μ*(ω_c), ω_c, clipped negative weight) and
+           the document `tc_eliashberg_K`: None for old documents (build-dataset solves its own 51-bin α²F).
 """
 
 from __future__ import annotations

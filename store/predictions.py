@@ -23,7 +23,7 @@ from betenet.store.stores import make_store, with_connection
 
 PREDICTIONS_COLLECTION = "predictions"
 PREDICTION_KEY = "prediction_id"
-PREDICTION_VERSION = 1
+PREDICTION_VERSION = 2  # 2: the Eliashberg Tc fields (version-1 rows lack them and read as None)
 
 
 def _utcnow() -> datetime:
@@ -54,6 +54,14 @@ class PredictionDoc(BaseModel):
     omega_2_K_std: float | None = None
     tc_K: float | None = Field(description="Allen–Dynes Tc of the mean α²F at mu_star, K.")
     tc_K_std: float | None = None
+    tc_eliashberg_K: float | None = Field(
+        default=None, description="Isotropic Eliashberg Tc of the mean α²F at mu_star, K (None: below "
+        "tc_eliashberg_below_K, or refused with tc_eliashberg_reason).")
+    tc_eliashberg_K_std: float | None = Field(
+        default=None, description="Spread of the members' Eliashberg Tc, K (None where it was not computed: "
+        "screen computes it for the best-ranked rows only).")
+    tc_eliashberg_below_K: float | None = None
+    tc_eliashberg_reason: str | None = None
     dft: dict[str, float | None] | None = Field(default=None, description="DFT labels when the input had them.")
     structure_fingerprint: str = Field(description="Crystal identity shared with the DFT documents.")
     calc_id: str | None = Field(default=None, description="The DFT document the input came from or matched.")

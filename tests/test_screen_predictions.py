@@ -35,6 +35,8 @@ def _model_prediction(ids, tc, tc_std):
         omega_log_K=200.0 * nan_where_tc_nan, omega_2_K=220.0 * nan_where_tc_nan, tc_K=np.asarray(tc, dtype=float),
         lambda_std=0.1 * values, omega_log_K_std=np.full(n, 5.0), omega_2_K_std=np.full(n, 6.0),
         tc_K_std=np.asarray(tc_std, dtype=float), n_members=4, mu_star=0.1,
+        tc_eliashberg_K=np.asarray(tc, dtype=float), tc_eliashberg_K_std=np.full(n, np.nan),
+        tc_eliashberg_below_K=np.full(n, np.nan), tc_eliashberg_reason=(None,) * n, member_a2f=a2f[None],
     )
 
 

@@ -142,6 +142,7 @@ def build_document(settings: ElectronPhononSettings, structure: Structure, input
             status="ok", a2f_all=route.a2f_all, a2f=chosen, qe_lambda=route.qe_lambda,
             lambda_qsum=route.lambda_qsum, lambda_=chosen.lambda_, omega_log_K=chosen.omega_log_K,
             omega_2_K=chosen.omega_2_K, tc_K=chosen.tc_K,
+            tc_eliashberg_K=chosen.eliashberg.tc_K if chosen.eliashberg is not None else None,
         )
     fields["quality"] = quality_of(settings, structure, stability, fields["phonon_dos_coarse"], fields.get("a2f"),
                                    route.lambda_qsum, magnetism=check, a2f_all=route.a2f_all,

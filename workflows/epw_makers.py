@@ -28,7 +28,6 @@ from betenet.parsers.epw import (
     parse_wannier_hr,
 )
 from betenet.parsers.pw import parse_pw_output
-from betenet.physics import superconductivity_from_a2f
 from betenet.qe.epw import (
     epw_parameters,
     full_grid_crystal,
@@ -50,7 +49,7 @@ from betenet.workflows.epw_checks import (
 from betenet.workflows.epw_save import collect_save
 from betenet.workflows.files import copy_from
 from betenet.workflows.handlers import default_handlers
-from betenet.workflows.makers import FILDYN, _job_uuid, as_structure
+from betenet.workflows.makers import FILDYN, _job_uuid, a2f_data, as_structure
 from betenet.workflows.outputs import QETaskDoc
 from betenet.workflows.qe_run import run_with_handlers
 
@@ -225,14 +224,8 @@ class EpwMaker(Maker):
         spectra, rows, column = [], [], self.chosen_phonon_smearing_index - 1
         for path in files:
             index, a2f = int(path.name.split(".")[2]), parse_epw_a2f(path)
-            sc = superconductivity_from_a2f(a2f.omega_meV, a2f.a2f[:, column], mu_star=self.mu_star)
-            smearing_Ry = round(index * self.el_ph_sigma_Ry, 10)
-            spectra.append(A2FData(
-                smearing_Ry=smearing_Ry, smearing_index=index, omega_meV=a2f.omega_meV.tolist(),
-                a2f=a2f.a2f[:, column].tolist(), lambda_=sc.lambda_, omega_log_K=sc.omega_log_K,
-                omega_2_K=sc.omega_2_K, tc_K=sc.tc_K, mu_star=self.mu_star,
-            ))
-            rows.append(QELambdaRow(smearing_Ry=smearing_Ry, lambda_=a2f.lambda_summed))
+            spectra.append(a2f_data(a2f.omega_meV, a2f.a2f[:, column], index, self.el_ph_sigma_Ry, self.mu_star))
+            rows.append(QELambdaRow(smearing_Ry=spectra[-1].smearing_Ry, lambda_=a2f.lambda_summed))
         linewidths = parse_epw_linewidths(next(here.glob("linewidth.phself.*")))
         wout = parse_wannier90_wout(here / f"{PREFIX}.wout") if (here / f"{PREFIX}.wout").is_file() else None
         return EpwTaskDoc(

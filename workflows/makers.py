@@ -31,7 +31,7 @@ from betenet.qe.pseudo import PseudoFamily
 from betenet.qe.pw import pw_parameters
 from betenet.qe.runner import QERunError
 from betenet.qe.structure import as_cell
-from betenet.store.documents import A2FData, PhononDosData, QELambdaRow
+from betenet.store.documents import A2FData, EliashbergData, PhononDosData, QELambdaRow
 from betenet.workflows.files import copy_from
 from betenet.workflows.handlers import computed_qpoints, default_handlers, unfinished_qpoints
 from betenet.workflows.outputs import QETaskDoc
@@ -66,6 +66,17 @@ def choose_kgrid(structure: Structure, kgrid: Grid | None, density_invA: float |
     if multiple_of is not None:
         kgrid = tuple(q * max(1, -(-k // q)) for k, q in zip(kgrid, multiple_of))
     return tuple(int(k) for k in kgrid)
+
+
+def a2f_data(omega_meV, a2f, smearing_index: int, el_ph_sigma_Ry: float, mu_star: float) -> A2FData:
+    """One smearing's α²F with λ, ω_log, ω₂, the Allen–Dynes and the Eliashberg Tc: the same for both routes."""
+    sc = superconductivity_from_a2f(omega_meV, a2f, mu_star=mu_star)
+    return A2FData(
+        smearing_Ry=round(smearing_index * el_ph_sigma_Ry, 10), smearing_index=smearing_index,
+        omega_meV=np.asarray(omega_meV, dtype=float).tolist(), a2f=np.asarray(a2f, dtype=float).tolist(),
+        lambda_=sc.lambda_, omega_log_K=sc.omega_log_K, omega_2_K=sc.omega_2_K, tc_K=sc.tc_K, mu_star=mu_star,
+        eliashberg=EliashbergData.from_spectrum(omega_meV, a2f, mu_star),
+    )
 
 
 def _fail(program: str, path: Path, why: str) -> QERunError:
@@ -370,16 +381,9 @@ class MatdynMaker(Maker):
     def _a2f_batch(self, folder: Path, batch: int) -> list[A2FData]:
         spectra = []
         for slot in range(1, SMEARINGS_PER_BATCH + 1):
-            index = SMEARINGS_PER_BATCH * batch + slot
             spectrum = parse_a2f_dos(folder / f"a2F.dos{slot}")
-            sc = superconductivity_from_a2f(spectrum.omega_meV, spectrum.a2f, mu_star=self.mu_star)
-            spectra.append(
-                A2FData(
-                    smearing_Ry=round(index * self.el_ph_sigma_Ry, 10), smearing_index=index,
-                    omega_meV=spectrum.omega_meV.tolist(), a2f=spectrum.a2f.tolist(), lambda_=sc.lambda_,
-                    omega_log_K=sc.omega_log_K, omega_2_K=sc.omega_2_K, tc_K=sc.tc_K, mu_star=self.mu_star,
-                )
-            )
+            spectra.append(a2f_data(spectrum.omega_meV, spectrum.a2f, SMEARINGS_PER_BATCH * batch + slot,
+                                    self.el_ph_sigma_Ry, self.mu_star))
         return spectra
 
 

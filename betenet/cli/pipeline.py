@@ -72,6 +72,8 @@ def _material_row(doc, origin: str, source: str) -> dict:
     return {
         "formula": doc.formula_pretty, "calc_id": doc.calc_id, "status": doc.status, "reason": doc.status_reason,
         "lambda": doc.lambda_, "omega_log_K": doc.omega_log_K, "omega_2_K": doc.omega_2_K, "tc_K": doc.tc_K,
+        "tc_eliashberg_K": doc.tc_eliashberg_K,
+        "tc_eliashberg_below_K": doc.a2f.eliashberg.below_K if doc.a2f and doc.a2f.eliashberg else None,
         "lowest_frequency_meV": doc.stability.lowest_frequency_meV if doc.stability else None,
         "origin": origin, "source": source,
     }
@@ -209,6 +211,14 @@ def _fmt(value, digits: int) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _eliashberg(row: dict, spread: bool = False) -> str:
+    """A row's Eliashberg Tc (± spread), '< 0.1' where it lies below the lowest temperature solved."""
+    if row["tc_eliashberg_K"] is None and row["tc_eliashberg_below_K"] is not None:
+        return f"< {row['tc_eliashberg_below_K']:g}"
+    text = _fmt(row["tc_eliashberg_K"], 2)
+    return f"{text} ± {_fmt(row['tc_eliashberg_K_std'], 2)}" if spread and row["tc_eliashberg_K_std"] is not None else text
+
+
 def _print_summary(report: PipelineReport, out: Path, console) -> None:
     from rich.table import Table
 
@@ -216,24 +226,25 @@ def _print_summary(report: PipelineReport, out: Path, console) -> None:
 
     if report.materials:
         table = Table(title="DFT electron-phonon results (this run's structures)")
-        for column in ("material", "status", "λ", "ω_log (K)", "ω₂ (K)", "Tc (K)", "lowest ω (meV)", "origin"):
+        for column in ("material", "status", "λ", "ω_log (K)", "ω₂ (K)", "Tc (K)", "Tc Eliashberg (K)", "lowest ω (meV)",
+                       "origin"):
             table.add_column(column)
         for m in report.materials:
             table.add_row(m["formula"], m["status"] if m["status"] == "ok" else f"{m['status']}: {m['reason']}",
                           _fmt(m["lambda"], 3), _fmt(m["omega_log_K"], 1), _fmt(m["omega_2_K"], 1),
-                          _fmt(m["tc_K"], 2), _fmt(m["lowest_frequency_meV"], 2), m["origin"])
+                          _fmt(m["tc_K"], 2), _eliashberg(m), _fmt(m["lowest_frequency_meV"], 2), m["origin"])
         console.print(table)
     if report.evaluation:
         parts = [f"{name} MAE {m['mae']:.3g} (n={m['n']})" for name, m in report.evaluation.items()]
         console.print("held-out DFT materials: " + ", ".join(parts))
     if report.screened:
         table = Table(title="Screening, ranked by predicted Tc (± ensemble spread)")
-        for column in ("structure", "formula", "λ", "ω_log (K)", "Tc (K)"):
+        for column in ("structure", "formula", "λ", "ω_log (K)", "Tc (K)", "Tc Eliashberg (K)"):
             table.add_column(column)
         for row in report.screened[:15]:
             table.add_row(row["id"], row["formula"], f"{_fmt(row['lambda'], 3)} ± {_fmt(row['lambda_std'], 3)}",
                           f"{_fmt(row['omega_log_K'], 0)} ± {_fmt(row['omega_log_K_std'], 0)}",
-                          f"{_fmt(row['tc_K'], 2)} ± {_fmt(row['tc_K_std'], 2)}")
+                          f"{_fmt(row['tc_K'], 2)} ± {_fmt(row['tc_K_std'], 2)}", _eliashberg(row, spread=True))
         console.print(table)
     for rejected in report.rejected:
         console.print(f"not screened: {rejected['source']}: {rejected['reason']}")
