@@ -35,10 +35,11 @@ def test_documents_are_what_the_tests_assume(documents):
 
 def test_records_carry_targets_features_and_ids(documents_settings, documents, tmp_path):
     out = tmp_path / "ds"
-    flagged = build_dataset(get_store(documents_settings), tmp_path / "default", StoreQuery(),
-                            split=SplitSpec(test_fraction=1 / 3, seed=1))
-    workflow_ok = {d.calc_id for d in documents if d.status == "ok" and d.quality.flags}
-    assert flagged.left_out_by_flag == {"interpolation_mismatch": tuple(sorted(workflow_ok))}  # by default
+    # by default flagged documents stay out; every ok Al document of the test grid is flagged
+    assert all(d.quality.flags for d in documents if d.status == "ok")
+    with pytest.raises(DatasetBuildError, match="all 3 matching documents carry quality flags"):
+        build_dataset(get_store(documents_settings), tmp_path / "default", StoreQuery(),
+                      split=SplitSpec(test_fraction=1 / 3, seed=1))
     result = build_dataset(get_store(documents_settings), out, StoreQuery(),
                            split=SplitSpec(test_fraction=1 / 3, seed=1), allow_flags=TEST_GRID_FLAGS)
     dataset = read_dataset(out)

@@ -49,8 +49,9 @@ def test_al_document_holds_everything(al_embedded):
     # no magnetism-prone element: no spin-polarised run, no moment, no spin-orbit flag
     assert "magnetism" not in doc.provenance.run_dirs and doc.quality.magnetic_moment_muB is None
     # the 2³ test q-grid does not resolve the coupling: λ of the interpolated α²F (0.400) vs the direct q-sum
-    # (0.329) at 0.020 Ry is 18 % apart, and the document says so
-    assert doc.quality.flags == ["interpolation_mismatch"]
+    # (0.329) at 0.020 Ry is 18 % apart; on its 0.005 Ry smearing step λ(σ) is still steep: the document says so
+    assert doc.quality.flags == ["interpolation_mismatch", "smearing_sensitive"]
+    assert doc.quality.smearing_sensitivity > 0.05
     qsum = next(r.lambda_ for r in doc.lambda_qsum if abs(r.smearing_Ry - 0.020) < 1e-9)
     assert doc.quality.interpolation_mismatch == pytest.approx(abs(doc.lambda_ - qsum) / qsum, rel=1e-12)
     assert 0.15 < doc.quality.interpolation_mismatch < 0.25
