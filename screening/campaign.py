@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-
 from betenet.screening.inputs import (
     Candidate,
     Rejected,
