@@ -100,11 +100,6 @@ def save_predictions(docs: Iterable[PredictionDoc], store: Store) -> int:
     return len(rows)
 
 
-def load_predictions(store: Store, criteria: dict | None = None) -> list[PredictionDoc]:
-    raw = with_connection(store, lambda connected: list(connected.query(criteria or {})))
-    return [PredictionDoc.model_validate({k: v for k, v in item.items() if k != "_id"}) for item in raw]
-
-
 def _replace_embedded(store: MontyStore, rows: list[dict]) -> None:
     """montydb has no indexes: maggma's per-row upsert scans the collection once per row (806 rows took
     ~2 min). One delete of the rows being replaced and one bulk insert through montydb's own client do it."""

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from betenet.physics import BOHR_TO_ANGSTROM, THZ_TO_MEV
+from betenet.store.documents import Cause
 
-Cause = Literal["genuine", "acoustic_gamma", "interpolation"]
-CAUSES: tuple[str, ...] = ("genuine", "acoustic_gamma", "interpolation")
 N_ACOUSTIC = 3
 
 

@@ -21,9 +21,6 @@ from typing import Any
 
 from betenet.store.documents import PhononDosData, RemedyAttempt, StabilityData
 
-RUNGS = ("denser_k", "denser_q", "higher_ecutrho")
-
-
 def gamma_residual_fraction(verdict: StabilityData, coarse_dos: PhononDosData | None) -> float | None:
     """ph.x's largest |acoustic frequency| at Γ over the top of the coarse phonon DOS (None: unknown)."""
     if verdict.gamma_acoustic_meV is None or coarse_dos is None or not coarse_dos.omega_meV:
