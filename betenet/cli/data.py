@@ -50,7 +50,7 @@ def build_dataset_command(
     manifest = result.dataset.manifest
     typer.echo(f"{out}: {manifest.counts['records']} records from {result.n_matched} matching documents; "
                f"splits {manifest.counts['splits']}; {manifest.content_hash}")
-    report_left_out(result.left_out_by_flag)
+    report_left_out(manifest.query["left_out_by_flag"], result.n_matched - manifest.counts["records"])
     if result.unmatched_split:
         typer.echo(f"{len(result.unmatched_split)} documents are not in the given split (split null): "
                    f"{', '.join(result.unmatched_split[:10])}", err=True)

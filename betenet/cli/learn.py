@@ -29,6 +29,7 @@ from betenet.cli.options import (
     document_filters,
     parse_key_values,
     parse_list,
+    report_left_out,
     split_options,
     store_options,
     store_settings,
@@ -82,10 +83,7 @@ def train_ensemble_command(
         with store_settings(store) as settings:
             data = dataset_from_store(settings, out, query, split, get_variant(variant).required_features,
                                       check_flags(allow_flag))
-        left_out = data.manifest.query.get("left_out_by_flag") or {}
-        if left_out:
-            typer.echo("left out flagged documents (keep them with --allow-flag NAME): "
-                       + "; ".join(f"{flag}: {n}" for flag, n in left_out.items()), err=True)
+        report_left_out(data.manifest.query.get("left_out_by_flag") or {})
         typer.echo(f"dataset {data.directory}: {len(data)} records from the store, {data.content_hash}")
     else:
         from betenet.dataset.format import read_dataset

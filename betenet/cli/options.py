@@ -207,12 +207,12 @@ def check_flags(names: list[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def report_left_out(left_out: dict[str, tuple[str, ...]]) -> None:
-    """One line per quality flag that kept documents out of a dataset."""
-    if left_out:
-        n = len({calc_id for ids in left_out.values() for calc_id in ids})
-        typer.echo(f"left out {n} flagged document(s) (keep them with --allow-flag NAME): "
-                   + "; ".join(f"{flag}: {len(ids)}" for flag, ids in left_out.items()), err=True)
+def report_left_out(counts: dict[str, int], n_documents: int | None = None) -> None:
+    """One line on the documents a dataset left out for their quality flags (`counts`: flag → documents)."""
+    if counts:
+        how_many = f"{n_documents} " if n_documents is not None else ""
+        typer.echo(f"left out {how_many}flagged document(s) (keep them with --allow-flag NAME): "
+                   + "; ".join(f"{flag}: {n}" for flag, n in counts.items()), err=True)
 
 
 # Workflow options (run, submit, pipeline).
