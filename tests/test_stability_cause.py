@@ -165,3 +165,23 @@ def test_the_ladder_raises_ecutrho_for_a_large_gamma_residual():
     rung, overrides, why = next_remedy(na_like, settings, dos, ran, [])
     assert (rung, overrides) == ("higher_ecutrho", {"ecutrho_Ry": 120.0}) and "69 %" in why
     assert next_remedy(_verdict(None, True, gamma_meV=1.0), settings, dos, ran, []) is None  # 5 %: fine
+
+
+def test_campaign_reruns_carry_their_causes_and_attempts():
+    """Li, Pb, α-Hg, V rerun at the campaign's settings (fixtures/campaign-fast-reruns): every non-ok document says
+    why with a cause, the ladder's attempts are recorded, and only 'ok' has numbers."""
+    from betenet.store.transfer import read_documents
+
+    docs = {d.formula_pretty: d for d in read_documents(FIXTURES / "campaign-fast-reruns" / "documents.json.gz")}
+    assert {f: (d.status, d.stability.cause) for f, d in docs.items()} == {
+        "Li": ("ok", None), "Pb": ("unstable", "genuine"), "Hg": ("unstable", "genuine"), "V": ("unresolved", "interpolation")}
+    for formula in ("Li", "Pb"):
+        (attempt,) = docs[formula].stability.remedy_attempts
+        assert attempt.change["rung"] == "higher_ecutrho" and attempt.stable and attempt.wall_time_s > 0
+    assert docs["Li"].lambda_ == pytest.approx(0.42, abs=0.01) and docs["Li"].a2f is not None
+    for formula in ("Pb", "Hg", "V"):
+        doc = docs[formula]
+        assert doc.a2f is None and doc.lambda_ is None and doc.stability.cause_grid == "elph"
+        assert doc.stability.cause in doc.status_reason and doc.stability.imaginary_modes
+    assert any(m.direct for m in docs["Hg"].stability.imaginary_modes)
+    assert not any(m.direct for m in docs["V"].stability.imaginary_modes)

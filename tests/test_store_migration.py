@@ -30,10 +30,14 @@ def test_every_committed_document_file_loads_as_the_current_version():
         raw = raw_documents(path)
         docs = read_documents(path)
         assert len(docs) == len(raw) > 0, path
-        assert {item["document_version"] for item in raw} == {1}, "committed files are version-1 databases"
+        versions = {item["document_version"] for item in raw}
+        assert len(versions) == 1 and versions <= {1, DOCUMENT_VERSION}, path
+        if path.parent.name in ("campaign-fast", "epw-al-v1"):
+            assert versions == {1}, "these are the version-1 databases the migration is tested on"
         for item, doc in zip(raw, docs):
             assert doc.document_version == 2 and doc.calc_id == item["calc_id"]
-            assert "epw" not in doc.parameters.extra and doc.lambda_qsum == []
+            assert "epw" not in doc.parameters.extra
+            assert doc.lambda_qsum == [] or versions == {2}  # version 1 had no q-sum
             assert (doc.epw is None) == (doc.method == "dfpt")
             # the physics is untouched
             assert (doc.status, doc.lambda_, len(doc.a2f_all)) == (item["status"], item["lambda_"], len(item["a2f_all"]))
