@@ -87,10 +87,18 @@ def clock_to_seconds(clock: str) -> float:
     return sum(float(value) * _CLOCK_SECONDS[unit] for value, unit in parts)
 
 
-def wall_time_s(text: str, program: str) -> float | None:
+def wall_clock_s(clock: str, path: Path) -> float:
+    """`clock_to_seconds` for a clock read from the file at `path`: an unreadable one is a ParseError."""
+    try:
+        return clock_to_seconds(clock)
+    except ValueError as err:
+        raise ParseError(path, f"{err} in its timing line") from err
+
+
+def wall_time_s(text: str, program: str, path: Path) -> float | None:
     """The last `<PROGRAM> : ... CPU ... WALL` line (the run's total), or None if never printed."""
     lines = re.findall(rf"^\s*{program}\s*:\s*(.*?)CPU\s+(.*?)WALL\s*$", text, re.MULTILINE)
-    return clock_to_seconds(lines[-1][1]) if lines else None
+    return wall_clock_s(lines[-1][1], path) if lines else None
 
 
 def frozen(values, dtype=float) -> np.ndarray:

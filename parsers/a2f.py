@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from betenet.parsers._common import FLOAT, frozen, read_text, to_float
-from betenet.parsers._table import numeric_rows
+from betenet.parsers._common import FLOAT, frozen, to_float
+from betenet.parsers._table import expect_count, numeric_rows, read_table_lines
 from betenet.parsers.errors import ParseError
 from betenet.physics import RY_TO_MEV
 
@@ -40,15 +40,16 @@ class A2FSpectrum:
         return self.a2f_per_mode.shape[0]
 
 
-def parse_a2f_dos(path: str | Path, el_ph_sigma_ry: float | None = None) -> A2FSpectrum:
+def parse_a2f_dos(path: str | Path, el_ph_sigma_ry: float | None = None, n_points: int | None = None) -> A2FSpectrum:
     """Read one `a2F.dosN` file: ω (Ry), total α²F, one column per mode, then `lambda = ... Delta = ...`.
 
     `el_ph_sigma_ry`: the ph.x el_ph_sigma, to turn the file index N into the smearing N·el_ph_sigma
-    (QE's a2F.dosN headers do not state the smearing). Raises ParseError for a foreign file, a text
-    or ragged row, or a missing footer (truncated file).
+    (QE's a2F.dosN headers do not state the smearing). `n_points`: the matdyn input's `ndos` (matdyn
+    writes that many rows). Raises ParseError for a foreign file, a text or ragged row, a missing
+    footer (truncated file) or another row count.
     """
     path = Path(path)
-    lines = read_text(path, "QE a2F.dos file").splitlines()
+    lines = read_table_lines(path, "QE a2F.dos file")
     header = [i for i, line in enumerate(lines) if line.lstrip().startswith("#")]
     if not any(_TITLE.search(lines[i]) for i in header):
         raise ParseError(path, "no '# Eliashberg function a2F' header: not a QE a2F.dos file")
@@ -59,6 +60,7 @@ def parse_a2f_dos(path: str | Path, el_ph_sigma_ry: float | None = None) -> A2FS
     table = numeric_rows(lines[start:footer], path, first_line=start + 1)
     if table.shape[1] < 3:
         raise ParseError(path, f"{table.shape[1]} columns; expected ω, total α²F and ≥1 mode column")
+    expect_count(table.shape[0], n_points, path, "α²F rows", "the matdyn input's ndos")
     lambda_qe, delta_ry = (to_float(v) for v in _FOOTER.match(lines[footer]).groups())
     omega_ry = table[0, 0] + delta_ry * np.arange(len(table))
     # Six printed digits: the rebuilt axis must match the printed one to that precision.

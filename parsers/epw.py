@@ -23,14 +23,14 @@ import numpy as np
 from betenet.parsers._common import (
     FLOAT,
     QEError,
-    clock_to_seconds,
     frozen,
     program_version,
     qe_errors,
     read_text,
     to_float,
+    wall_clock_s,
 )
-from betenet.parsers._table import numeric_rows
+from betenet.parsers._table import expect_count, numeric_rows, read_table_lines, uniform_axis
 from betenet.parsers.errors import ParseError
 
 # ---------------------------------------------------------------------------------------------------
@@ -60,7 +60,10 @@ def _footer_numbers(lines: list[str], index: int, path: Path, title: str) -> np.
     match = _FOOTER_VALUES.match(lines[index + 1])
     if not match:
         raise ParseError(path, f"line after '{title}' is not '# numbers': {lines[index + 1].strip()[:60]!r}")
-    return np.array([to_float(token) for token in match.group(1).split()])
+    try:
+        return np.array([to_float(token) for token in match.group(1).split()])
+    except ValueError as err:  # numbers run together: '0.250.000'
+        raise ParseError(path, f"line after '{title}' has an unreadable number: {err}") from err
 
 
 def _labelled_value(lines: list[str], label: str, path: Path) -> float:
@@ -72,16 +75,29 @@ def _labelled_value(lines: list[str], label: str, path: Path) -> float:
     raise ParseError(path, f"footer line '{label} <value>' missing (truncated or not an EPW a2f file)")
 
 
-def parse_epw_a2f(path: str | Path) -> EpwA2F:
-    """EPW's isotropic α²F file of one electronic smearing (`<prefix>.a2f.01.<T>`, ...)."""
+def _epw_axis(omega_meV: np.ndarray, n_points: int | None, path: Path) -> None:
+    """EPW's frequency axis is ω_i = i·Δω, i = 1..nqstep: a lost first row shows in ω_1 ≠ Δω, a lost
+    middle row in the spacing, a lost last row only in the count (`n_points` = the input's nqstep)."""
+    expect_count(len(omega_meV), n_points, path, "frequency rows", "the epw input's nqstep")
+    step = uniform_axis(omega_meV, path, "frequency column", printed_digits=7)
+    if abs(omega_meV[0] - step) > 1e-6 * abs(omega_meV[-1]) + 0.01 * step:
+        raise ParseError(path, f"first frequency {omega_meV[0]} meV is not the grid step {step:.7f} meV "
+                               "(rows lost at the start)")
+
+
+def parse_epw_a2f(path: str | Path, n_points: int | None = None) -> EpwA2F:
+    """EPW's isotropic α²F file of one electronic smearing (`<prefix>.a2f.01.<T>`, ...).
+
+    `n_points`: the epw input's `nqstep` (EPW writes that many rows); another count raises."""
     path = Path(path)
-    lines = read_text(path, "EPW a2f file").splitlines()
+    lines = read_table_lines(path, "EPW a2f file")
     footer = next((i for i, line in enumerate(lines) if line.strip() == _A2F_FOOTER), None)
     if footer is None:
         raise ParseError(path, f"no '{_A2F_FOOTER}' footer: truncated, or not an EPW <prefix>.a2f.<n>.<T> file")
     table = numeric_rows(lines[:footer], path, first_line=1)
     if table.shape[1] < 2:
         raise ParseError(path, "α²F rows need ω and at least one α²F column")
+    _epw_axis(table[:, 0], n_points, path)
     lambdas = _footer_numbers(lines, footer, path, _A2F_FOOTER)
     smear_index = next((i for i, line in enumerate(lines) if line.strip() == "Phonon smearing (meV)"), None)
     if smear_index is None:
@@ -112,15 +128,18 @@ class EpwPhononDos:
     dos_states_per_meV: np.ndarray  # (n_omega, n_phonon_smearings)
 
 
-def parse_epw_phdos(path: str | Path) -> EpwPhononDos:
-    """`<prefix>.phdos.<ismear>.<T>`: rows of ω [meV] and the DOS per phonon smearing."""
+def parse_epw_phdos(path: str | Path, n_points: int | None = None) -> EpwPhononDos:
+    """`<prefix>.phdos.<ismear>.<T>`: rows of ω [meV] and the DOS per phonon smearing.
+
+    `n_points`: the epw input's `nqstep` (EPW writes that many rows); another count raises."""
     path = Path(path)
-    lines = read_text(path, "EPW phdos file").splitlines()
+    lines = read_table_lines(path, "EPW phdos file")
     first = lines[0].split()
     start = 0 if first and re.fullmatch(FLOAT, first[0]) else 1  # later EPWs print a title line first
     table = numeric_rows(lines[start:], path, first_line=start + 1)
     if table.shape[1] < 2:
         raise ParseError(path, "phonon DOS rows need ω and at least one DOS column")
+    _epw_axis(table[:, 0], n_points, path)
     return EpwPhononDos(omega_meV=frozen(table[:, 0]), dos_states_per_meV=frozen(table[:, 1:]))
 
 
@@ -147,13 +166,23 @@ class EpwLinewidths:
         return int(self.q_index.max())
 
 
-def parse_epw_linewidths(path: str | Path) -> EpwLinewidths:
-    """`linewidth.phself.<T>K` (phonselfen=.true.)."""
+def parse_epw_linewidths(path: str | Path, n_qpoints: int | None = None) -> EpwLinewidths:
+    """`linewidth.phself.<T>K` (phonselfen=.true.): one row per fine q-point and mode, in that order.
+
+    `n_qpoints`: the fine q-points of the run (epw.out's 'Size of q point mesh for interpolation');
+    another count raises. Without it a table cut inside a q-point's modes is still caught."""
     path = Path(path)
-    lines = read_text(path, "EPW linewidth.phself file").splitlines()
+    lines = read_table_lines(path, "EPW linewidth.phself file")
     if not lines[0].lstrip().startswith("#") or "Phonon freq" not in "".join(lines[:2]):
         raise ParseError(path, "no '# ... Phonon freq (meV) ...' header: not an EPW linewidth.phself file")
     table = numeric_rows(lines[2:], path, first_line=3, n_columns=4)
+    n_modes = int(table[:, 1].max())
+    if n_modes < 1:
+        raise ParseError(path, f"mode column's largest value is {table[:, 1].max()}: modes count from 1")
+    q_index, mode = np.divmod(np.arange(len(table)), n_modes)
+    if len(table) % n_modes or np.any(table[:, 0] != q_index + 1) or np.any(table[:, 1] != mode + 1):
+        raise ParseError(path, f"rows are not q-point 1, 2, … × mode 1..{n_modes} in order (rows lost or repeated)")
+    expect_count(len(table) // n_modes, n_qpoints, path, "q-points", "the run's fine q-point mesh (epw.out)")
     return EpwLinewidths(
         q_index=frozen(table[:, 0], int),
         mode=frozen(table[:, 1], int),
@@ -216,8 +245,11 @@ def _first(pattern: re.Pattern, text: str, cast=to_float):
     return cast(match.group(1)) if match else None
 
 
-def parse_epw_output(path: str | Path) -> EpwOutput:
-    """epw.x standard output."""
+def parse_epw_output(path: str | Path, n_smearings: int | None = None) -> EpwOutput:
+    """epw.x standard output.
+
+    A finished run prints one 'Gaussian Broadening' block and one 'lambda :' line per electronic
+    smearing (`n_smearings`: the input's nsmear); another count in a finished run raises."""
     path = Path(path)
     text = read_text(path, "epw.x output")
     version = program_version(text, path, "EPW", "epw.x")
@@ -231,17 +263,24 @@ def parse_epw_output(path: str | Path) -> EpwOutput:
     )
     n_k = _first(_N_FINE_K, text, int)
     finished = _FINISHED.search(text)
+    lambdas = [to_float(x) for x in _LAMBDA.findall(text)]
+    if finished:
+        expect_count(len(smearings), n_smearings, path, "'Gaussian Broadening' blocks", "the epw input's nsmear")
+        if _first(_N_FINE_Q, text, int) is None:
+            raise ParseError(path, "finished run without its 'Size of q point mesh for interpolation' line")
+        if len(lambdas) != len(smearings):
+            raise ParseError(path, f"{len(smearings)} 'Gaussian Broadening' blocks but {len(lambdas)} 'lambda :' lines")
     return EpwOutput(
         epw_version=version,
         finished=finished is not None,
         errors=qe_errors(text),
-        wall_time_s=clock_to_seconds(finished.group(1)) if finished else None,
+        wall_time_s=wall_clock_s(finished.group(1), path) if finished else None,
         wannier_centres_alat=centres,
         wannier_spreads_A2=spreads,
         fermi_energy_coarse_eV=_first(_EF_COARSE, text),
         fermi_energy_fine_eV=_first(_EF_FINE, text),
         smearings=smearings,
-        lambda_per_smearing=frozen([to_float(x) for x in _LAMBDA.findall(text)]),
+        lambda_per_smearing=frozen(lambdas),
         n_fine_qpoints=_first(_N_FINE_Q, text, int),
         n_fine_kpoints=n_k // 2 if n_k is not None else None,
     )

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from betenet.parsers._common import FLOAT, read_text, to_float
+from betenet.parsers._common import FLOAT, to_float
+from betenet.parsers._table import expect_count, read_table_lines
 from betenet.parsers.errors import ParseError
 
 _NUM = rf"(?:{FLOAT}|NaN|-?Infinity)"
@@ -132,19 +133,28 @@ def _from_dat(lines: list[str], path: Path) -> LambdaXOutput:
     return LambdaXOutput(rows=tuple(rows), mu_star=None)
 
 
-def parse_lambda_output(path: str | Path) -> LambdaXOutput:
+def parse_lambda_output(path: str | Path, n_smearings: int | None = None) -> LambdaXOutput:
     """Read lambda.x stdout (λ, ω_log, N(E_F) per degauss and the λ/ω_log/T_c table) or its lambda.dat.
 
     Both layouts are recognised by their header lines; anything else raises ParseError.
+    `n_smearings`: the el-ph smearings in the elph.inp_lambda files (ph.x's el_ph_nsigma); lambda.x
+    prints one row each, so another count raises.
     """
     path = Path(path)
-    text = read_text(path, "lambda.x output")
-    lines = text.splitlines()
+    lines = read_table_lines(path, "lambda.x output")
+    text = "\n".join(lines)
     first = next(line for line in lines if line.strip())
     if _DAT_TITLE.match(first):
-        return _from_dat([line for line in lines if line.strip()], path)
-    if _STDOUT_ROW.search(text):
-        return _from_stdout(text, path)
+        result = _from_dat([line for line in lines if line.strip()], path)
+    elif _STDOUT_ROW.search(text):
+        result = _from_stdout(text, path)
+    else:
+        result = None
+    if result is not None:
+        expect_count(len(result.rows), n_smearings, path, "smearing rows", "the run's number of el-ph smearings")
+        if np.any(np.diff(result.sigmas_ry) <= 0):
+            raise ParseError(path, "degauss values are not increasing (a row repeated or out of place)")
+        return result
     raise ParseError(
         path, "neither lambda.x stdout ('lambda = ... at degauss=') nor its lambda.dat ('# degauss lambda ...')"
     )

@@ -9,8 +9,8 @@ from typing import Sequence
 
 import numpy as np
 
-from betenet.parsers._common import FLOAT, frozen, read_text, to_float
-from betenet.parsers._table import numeric_rows
+from betenet.parsers._common import FLOAT, frozen, to_float
+from betenet.parsers._table import expect_count, numeric_rows, read_table_lines, uniform_axis
 from betenet.parsers.errors import ParseError
 from betenet.physics import CM1_TO_MEV, mcmillan_tc
 
@@ -66,14 +66,18 @@ def _labels(site_labels: Sequence[str] | None, n_atoms: int, path: Path):
     return tuple(labels), species if all(_SPECIES.match(s) for s in species) else None
 
 
-def parse_matdyn_dos(path: str | Path, site_labels: Sequence[str] | None = None) -> PhononDos:
+def parse_matdyn_dos(
+    path: str | Path, site_labels: Sequence[str] | None = None, n_points: int | None = None
+) -> PhononDos:
     """Read matdyn's DOS file (`# Frequency[cm^-1] DOS PDOS`, then ω, total, one column per atom).
 
     `site_labels`: one label per atom in the input order, e.g. ["Al0", "O1"], or a species list
     (["Al", "O"]) from which "Al0", "O1" are made; default "site0", "site1", ...
+    `n_points`: the `ndos` of the matdyn input (matdyn writes exactly that many rows); a table with
+    another count raises. Without it a cut table is still caught where its top row has DOS > 0.
     """
     path = Path(path)
-    lines = read_text(path, "matdyn.x phonon DOS file").splitlines()
+    lines = read_table_lines(path, "matdyn.x phonon DOS file")
     first = next(i for i, line in enumerate(lines) if line.strip())
     if not _DOS_HEADER.match(lines[first]):
         raise ParseError(
@@ -86,8 +90,13 @@ def parse_matdyn_dos(path: str | Path, site_labels: Sequence[str] | None = None)
         raise ParseError(
             path, f"{table.shape[1]} columns; expected frequency, total DOS and ≥1 per-atom column"
         )
-    if table.shape[0] < 2 or np.any(np.diff(table[:, 0]) <= 0):
-        raise ParseError(path, "frequency column is not strictly increasing over ≥2 rows")
+    expect_count(table.shape[0], n_points, path, "DOS rows", "the matdyn input's ndos")
+    uniform_axis(table[:, 0], path, "frequency column", printed_digits=10)
+    # matdyn's DOS is a tetrahedron DOS from the lowest to the highest frequency, and a tetrahedron DOS
+    # vanishes at the top of its band: a last row with states left is not the last row matdyn wrote.
+    if abs(table[-1, 1]) > 1e-9 * np.abs(table[:, 1]).max():
+        raise ParseError(path, f"last row (ω = {table[-1, 0]:.4f} cm⁻¹) has DOS {table[-1, 1]:.3e} ≠ 0: the "
+                               "spectrum does not reach the top frequency (truncated)")
     labels, species = _labels(site_labels, table.shape[1] - 2, path)
     return PhononDos(
         omega_meV=frozen(table[:, 0] * CM1_TO_MEV),
@@ -118,7 +127,7 @@ class PhononFrequencies:
 def parse_matdyn_freq(path: str | Path) -> PhononFrequencies:
     """Read matdyn's `flfrq` file: `&plot nbnd= N, nks= M /`, then per q a coordinate line and N values."""
     path = Path(path)
-    text = read_text(path, "matdyn.x frequency file")
+    text = "\n".join(read_table_lines(path, "matdyn.x frequency file"))
     header = _PLOT_HEADER.search(text)
     if not header:
         raise ParseError(path, "no '&plot nbnd=..., nks=... /' header: not a matdyn.x frequency file")
@@ -161,10 +170,13 @@ class MatdynLambda:
         return float(mcmillan_tc(self.lambda_, self.omega_log_K, mu_star))
 
 
-def parse_matdyn_lambda(path: str | Path) -> list[MatdynLambda]:
-    """Read matdyn's `lambda` file: `Broadening σ lambda λ dos(Ef) N [omega_ln [K] ω]` per smearing."""
+def parse_matdyn_lambda(path: str | Path, n_smearings: int | None = None) -> list[MatdynLambda]:
+    """Read matdyn's `lambda` file: `Broadening σ lambda λ dos(Ef) N [omega_ln [K] ω]` per smearing.
+
+    `n_smearings`: how many el-ph smearings the run interpolated (ph.x's el_ph_nsigma, at most 10 in QE
+    6.7): matdyn writes one row each, so another count raises."""
     path = Path(path)
-    lines = read_text(path, "matdyn.x lambda file").splitlines()
+    lines = read_table_lines(path, "matdyn.x lambda file")
     if not any("Electron-phonon coupling constant" in line for line in lines[:5]):
         raise ParseError(
             path, "no 'Electron-phonon coupling constant, lambda' title: not matdyn's lambda file"
@@ -187,4 +199,9 @@ def parse_matdyn_lambda(path: str | Path) -> list[MatdynLambda]:
         )
     if not rows:
         raise ParseError(path, "no 'Broadening ... lambda ...' rows (truncated?)")
+    expect_count(len(rows), n_smearings, path, "'Broadening' rows", "the run's number of el-ph smearings")
+    if len({row.omega_log_K is None for row in rows}) > 1:
+        raise ParseError(path, "some rows have an omega_ln column and some not (a row cut short)")
+    if any(b.sigma_ry <= a.sigma_ry for a, b in zip(rows, rows[1:])):
+        raise ParseError(path, "broadenings are not increasing (a row repeated or out of place)")
     return rows

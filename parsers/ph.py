@@ -159,9 +159,12 @@ class PhOutput:
         return float(min(values)) if values else None
 
 
-def _grid(text: str) -> tuple[tuple[int, int, int] | None, np.ndarray]:
+def _grid(text: str, path: Path) -> tuple[tuple[int, int, int] | None, np.ndarray]:
     found = _GRID.search(text)
     if not found:
+        if re.search(r"uniform grid of q-points|^\s*\(\s*\d+\s*q-points\):|^\s*N\s+xq\(1\)", text, re.MULTILINE):
+            raise ParseError(path, "the 'Dynamical matrices for (n1, n2, n3) uniform grid of q-points' header "
+                                   "is incomplete (a line of it missing)")
         return None, np.zeros((0, 3))
     rows = []
     for line in text[found.end() :].splitlines():
@@ -169,6 +172,8 @@ def _grid(text: str) -> tuple[tuple[int, int, int] | None, np.ndarray]:
         if not row:
             break
         rows.append([to_float(value) for value in row.groups()])
+    if len(rows) != int(found.group(4)):
+        raise ParseError(path, f"the q-point list announces {found.group(4)} q-points and lists {len(rows)}")
     grid = tuple(int(found.group(i)) for i in (1, 2, 3))
     return grid, np.array(rows).reshape(-1, 3)
 
@@ -211,6 +216,10 @@ def _elph(section: str, path: Path, n_modes: int | None) -> tuple[ElphSmearing, 
                 gamma_per_mode_GHz=frozen(gammas),
             )
         )
+    announced = section.count("Gaussian Broadening:")
+    if len(blocks) != announced:
+        raise ParseError(path, f"{announced} 'Gaussian Broadening:' lines but {len(blocks)} complete el-ph blocks "
+                               "(broadening, DOS and λ lines)")
     return tuple(blocks)
 
 
@@ -256,9 +265,15 @@ def parse_ph_output(path: str | Path) -> PhOutput:
     nat = _NAT.search(text)
     n_atoms = int(nat.group(1)) if nat else None
     n_modes = 3 * n_atoms if n_atoms else None
-    q_grid, grid_points = _grid(text)
+    q_grid, grid_points = _grid(text, path)
     q_points = []
-    for q, section in _sections(text):
+    sections = _sections(text)
+    if len(_FREQ.findall(text)) != sum(len(_FREQ.findall(section)) for _, section in sections):
+        raise ParseError(path, "frequencies printed outside any 'Calculation of q' section (its title line missing)")
+    titles = [tuple(np.round(q, 6)) for q, _ in sections]
+    if len(set(titles)) != len(titles):
+        raise ParseError(path, "a 'Calculation of q' title appears twice: ph.x computes each q-point once per run")
+    for q, section in sections:
         freqs = _FREQ.findall(section)
         plan = _IRREP_PLAN.findall(section)
         star = _STAR.search(section)
@@ -280,6 +295,9 @@ def parse_ph_output(path: str | Path) -> PhOutput:
         if freqs and n_modes is not None and len(freqs) != n_modes:
             raise ParseError(path, f"{where} lists {len(freqs)} frequencies, expected 3·{n_atoms}")
         q_points.append(point)
+    if len({len(q.elph) for q in q_points if q.elph}) > 1:
+        raise ParseError(path, "q-points report different numbers of el-ph smearings "
+                               f"({[len(q.elph) for q in q_points]}): ph.x prints el_ph_nsigma blocks for each")
     if done and not errors and not q_points:
         raise ParseError(path, "no 'Calculation of q' section: ph.x computed no q-point")
     converged = bool(q_points) and all(q.converged for q in q_points) and not errors
@@ -289,7 +307,7 @@ def parse_ph_output(path: str | Path) -> PhOutput:
         job_done=done,
         converged=converged,
         errors=errors,
-        wall_time_s=wall_time_s(text, "PHONON"),
+        wall_time_s=wall_time_s(text, "PHONON", path),
         n_atoms=n_atoms,
         q_grid=q_grid,
         alat_bohr=to_float(alat.group(1)) if (alat := _ALAT.search(text)) else None,

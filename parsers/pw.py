@@ -20,6 +20,8 @@ from betenet.parsers.errors import ParseError
 
 _FINAL_ENERGY = re.compile(rf"^!\s*total energy\s*=\s*({FLOAT})\s*Ry", re.MULTILINE)
 _FERMI = re.compile(rf"the Fermi energy is\s+({FLOAT})\s*ev", re.IGNORECASE)
+_FERMI_SPIN = re.compile(r"the spin up/dw Fermi energies are")
+_SMEARED = re.compile(r"smearing, width \(Ry\)=")
 _HOMO = re.compile(rf"highest occupied(?:, lowest unoccupied)? levels?\s*\(ev\):\s*({FLOAT})")
 _CONVERGED = re.compile(r"convergence has been achieved in\s+(\d+)\s+iterations")
 _NOT_CONVERGED = re.compile(r"convergence NOT achieved after\s+(\d+)\s+iterations")
@@ -113,6 +115,8 @@ def parse_pw_output(path: str | Path) -> PwOutput:
     energy = _last(_FINAL_ENERGY, text)
     if converged and calculation in ("scf", "relax", "vc-relax", "md") and energy is None:
         raise ParseError(path, "converged pw.x run without a final '!    total energy' line")
+    if converged and calculation != "bands" and _SMEARED.search(text) and not (_FERMI.search(text) or _FERMI_SPIN.search(text)):
+        raise ParseError(path, "converged pw.x run with smeared occupations but no 'the Fermi energy is' line")
     return PwOutput(
         qe_version=version,
         calculation=calculation,
@@ -122,7 +126,7 @@ def parse_pw_output(path: str | Path) -> PwOutput:
         total_energy_ry=energy,
         fermi_energy_ev=_last(_FERMI, text),
         highest_occupied_ev=_last(_HOMO, text),
-        wall_time_s=wall_time_s(text, "PWSCF"),
+        wall_time_s=wall_time_s(text, "PWSCF", path),
         errors=errors,
         n_atoms=_last(_NAT, text, int),
         lattice_parameter_bohr=_last(_ALAT, text),

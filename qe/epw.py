@@ -27,6 +27,8 @@ from betenet.qe.namelist import fixed, format_namelist
 from betenet.qe.params import deep_merge
 from betenet.qe.structure import as_cell, atomic_mass_amu
 
+# EPW's own default of `nqstep`, the number of frequency rows of its α²F and phonon-DOS files
+EPW_NQSTEP_DEFAULT = 500
 EPW_DEFAULTS: dict[str, Any] = {
     "prefix": "betenet",
     "outdir": "./out/",  # EPW appends the prefix to outdir as written: keep the slash

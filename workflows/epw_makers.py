@@ -29,6 +29,7 @@ from betenet.parsers.epw import (
 )
 from betenet.parsers.pw import parse_pw_output
 from betenet.qe.epw import (
+    EPW_NQSTEP_DEFAULT,
     epw_parameters,
     full_grid_crystal,
     irreducible_grid_crystal,
@@ -212,7 +213,7 @@ class EpwMaker(Maker):
 
     def task_doc(self, here: Path, fermi_energy_eV: float, wall_time_s: float, params: dict[str, Any]) -> EpwTaskDoc:
         """Parse the run folder; raise (one line) when epw.x stopped or wrote no α²F."""
-        out = parse_epw_output(here / "epw.out")
+        out = parse_epw_output(here / "epw.out", n_smearings=params.get("nsmear"))
         if not out.ok:  # one line: the local runner stores the last line of the error as the reason
             why = "; ".join(str(e) for e in out.errors) or "stopped before 'Total program execution'"
             raise QERunError(f"epw.x in {here} failed: {why}", returncode=0,
@@ -223,10 +224,11 @@ class EpwMaker(Maker):
                              returncode=0, stdout_path=here / "epw.out", stderr_path=here / "epw.err")
         spectra, rows, column = [], [], self.chosen_phonon_smearing_index - 1
         for path in files:
-            index, a2f = int(path.name.split(".")[2]), parse_epw_a2f(path)
+            index = int(path.name.split(".")[2])
+            a2f = parse_epw_a2f(path, n_points=params.get("nqstep", EPW_NQSTEP_DEFAULT))
             spectra.append(a2f_data(a2f.omega_meV, a2f.a2f[:, column], index, self.el_ph_sigma_Ry, self.mu_star))
             rows.append(QELambdaRow(smearing_Ry=spectra[-1].smearing_Ry, lambda_=a2f.lambda_summed))
-        linewidths = parse_epw_linewidths(next(here.glob("linewidth.phself.*")))
+        linewidths = parse_epw_linewidths(next(here.glob("linewidth.phself.*")), n_qpoints=out.n_fine_qpoints)
         wout = parse_wannier90_wout(here / f"{PREFIX}.wout") if (here / f"{PREFIX}.wout").is_file() else None
         return EpwTaskDoc(
             dir_name=str(here), job_uuid=_job_uuid(), epw_version=out.epw_version, wall_time_s=wall_time_s,

@@ -337,11 +337,11 @@ class MatdynMaker(Maker):
                 dos, params, retry_wall = self._dos_with_working_asr(folder, params, labels, qgrid)
                 wall += retry_wall
             if self.la2F and not self._imaginary(dos):
-                a2f_all += self._a2f_batch(folder, batch)
+                a2f_all += self._a2f_batch(folder, batch, params["ndos"])
                 qe_lambda += [
                     QELambdaRow(smearing_Ry=r.sigma_ry, lambda_=r.lambda_, omega_log_K=r.omega_log_K,
                                 tc_mcmillan_K=r.mcmillan_tc_K(self.mu_star) if r.omega_log_K else None)
-                    for r in parse_matdyn_lambda(folder / "lambda")
+                    for r in parse_matdyn_lambda(folder / "lambda", n_smearings=SMEARINGS_PER_BATCH)
                 ]
         return QETaskDoc(
             program="matdyn", label="matdyn", dir_name=str(here), job_uuid=_job_uuid(), wall_time_s=wall,
@@ -366,7 +366,7 @@ class MatdynMaker(Maker):
                 params = {**params, "asr": asr}
                 wall += self._run(folder, params)
             try:
-                parsed = parse_matdyn_dos(folder / "phonon.dos", site_labels=labels)
+                parsed = parse_matdyn_dos(folder / "phonon.dos", site_labels=labels, n_points=params["ndos"])
             except ParseError as err:
                 error = err
                 continue
@@ -378,10 +378,10 @@ class MatdynMaker(Maker):
             return dos, params, wall
         raise error
 
-    def _a2f_batch(self, folder: Path, batch: int) -> list[A2FData]:
+    def _a2f_batch(self, folder: Path, batch: int, ndos: int) -> list[A2FData]:
         spectra = []
         for slot in range(1, SMEARINGS_PER_BATCH + 1):
-            spectrum = parse_a2f_dos(folder / f"a2F.dos{slot}")
+            spectrum = parse_a2f_dos(folder / f"a2F.dos{slot}", n_points=ndos)
             spectra.append(a2f_data(spectrum.omega_meV, spectrum.a2f, SMEARINGS_PER_BATCH * batch + slot,
                                     self.el_ph_sigma_Ry, self.mu_star))
         return spectra
@@ -424,7 +424,7 @@ class LambdaMaker(Maker):
         summary = run_with_handlers(here, "lambda", {"program": "lambda", "parameters": params, "inputs": inputs}, [])
         rows = [
             QELambdaRow(smearing_Ry=r.sigma_ry, lambda_=r.lambda_, omega_log_K=r.omega_log_K, tc_mcmillan_K=r.tc_K)
-            for r in parse_lambda_output(here / "lambda.out").rows
+            for r in parse_lambda_output(here / "lambda.out", n_smearings=max(len(q.elph) for q in computed)).rows
         ]
         return QETaskDoc(
             program="lambda", label="lambda", dir_name=str(here), job_uuid=_job_uuid(),
