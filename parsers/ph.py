@@ -245,18 +245,25 @@ def _index(q: np.ndarray, grid: np.ndarray) -> int | None:
     return int(matches[0]) + 1 if matches.size else None
 
 
-def parse_ph_output(path: str | Path) -> PhOutput:
+def parse_ph_output(path: str | Path, truncated_ok: bool = False) -> PhOutput:
     """Parse ph.x stdout (QE 6.x and 7.x layouts), including start_q/last_q and start_irr/last_irr parts.
 
     Raises ParseError for a missing/empty/foreign file, a run cut off without `JOB DONE.` or a QE
     error message, and a converged q-point whose frequencies are missing or of the wrong count.
+    `truncated_ok`: read a run that was killed (no JOB DONE, no error message) up to the q-point it
+    was computing: ph.x starts a q-point's 'Calculation of q' only after the previous one's
+    dynamical matrix and el-ph files are written, so every earlier q-point is final. The result has
+    `job_done` False.
     """
     path = Path(path)
     text = read_text(path, "ph.x output")
     version = program_version(text, path, "PHONON", "ph.x")
     errors = qe_errors(text)
     done = job_done(text)
-    if not done and not errors:
+    if not done and not errors and truncated_ok:
+        starts = list(_Q_START.finditer(text))
+        text = text[: starts[-1].start()] if starts else text
+    elif not done and not errors:
         raise ParseError(
             path,
             "truncated ph.x output: no 'JOB DONE.' line and no QE error message "

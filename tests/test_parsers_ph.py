@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from betenet.parsers import parse_lambda_output, parse_ph_output
+from betenet.parsers import ParseError, parse_lambda_output, parse_ph_output
 from betenet.physics import CM1_TO_MEV
 from conftest import FIXTURES
 
@@ -130,3 +130,16 @@ def test_full_run_lists_every_irrep_as_to_be_done(elph):
     for q in elph.q_points:
         assert q.complete and q.irreps_not_done == () and q.irreps_done_before == ()
         assert sorted(m for irrep in q.irreps for m in irrep.modes) == [1, 2, 3]
+
+
+def test_a_killed_run_is_read_up_to_the_qpoint_it_was_computing():
+    # fixtures/broken/ph_truncated.out: the recorded Al el-ph run cut 40 lines into its third q-point
+    killed = parse_ph_output(BROKEN / "ph_truncated.out", truncated_ok=True)
+    whole = parse_ph_output(FIXTURES / "qe-6.7" / "al" / "elph.out")
+    assert not killed.job_done
+    assert [q.index for q in killed.q_points] == [1, 2]  # q3 was running: not final, left out
+    for ours, theirs in zip(killed.q_points, whole.q_points[:2]):
+        assert np.array_equal(ours.frequencies_cm1, theirs.frequencies_cm1)
+        assert len(ours.elph) == len(theirs.elph) == 10
+    with pytest.raises(ParseError, match="truncated ph.x output"):
+        parse_ph_output(BROKEN / "ph_truncated.out")  # without the flag a cut output is refused

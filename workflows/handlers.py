@@ -11,10 +11,16 @@ the input with the engine's writer.
   q ≠ Γ point interrupted mid-way gives wrong dynamical matrices / el-ph files or diverges (seen on
   fcc Al), while each finished q-point's dyn and elph_dir files are final. pw.x uses
   restart_mode='restart'.
+- KilledHandler: the program died from a signal or a non-zero exit without a word of its own (SIGKILL
+  from the OOM killer or a scheduler, a crashed rank): ph.x restarts from the first q-point that the
+  killed attempt had not finished (its output up to the q-point it was computing, see
+  `parse_ph_output(truncated_ok=True)`), pw.x runs again from scratch (a killed pw.x writes no restart
+  files).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from custodian.custodian import ErrorHandler
@@ -22,7 +28,7 @@ from custodian.custodian import ErrorHandler
 from betenet.parsers.errors import ParseError
 from betenet.parsers.ph import parse_ph_output
 from betenet.parsers.pw import parse_pw_output
-from betenet.workflows.qe_run import all_outputs, read_spec, write_spec
+from betenet.workflows.qe_run import RUNS_SUFFIX, all_outputs, read_spec, write_spec
 
 PH_DEFAULT_ALPHA_MIX = 0.7
 PH_DEFAULT_NMIX = 4
@@ -87,9 +93,9 @@ def computed_qpoints(directory, label: str = "ph") -> dict:
     found = {}
     for path in all_outputs(directory, label):
         try:
-            parsed = parse_ph_output(path)
+            parsed = parse_ph_output(path, truncated_ok=True)  # a killed attempt: its finished q-points
         except ParseError:
-            continue  # an attempt killed before it printed anything usable
+            continue  # an attempt that stopped before it printed anything usable
         found.update({q.index: q for q in parsed.q_points if q.index and q.frequencies_thz.size})
     return found
 
@@ -103,7 +109,7 @@ def unfinished_qpoints(directory, spec: dict) -> list[int]:
     """q-points of this run's range (start_q..last_q of ph.x's list) without results on disk."""
     params = spec["parameters"]
     try:
-        n_q = len(parse_ph_output(Path(directory) / "ph.out").grid_q_points_cart_2pi_alat)
+        n_q = len(parse_ph_output(Path(directory) / "ph.out", truncated_ok=True).grid_q_points_cart_2pi_alat)
     except ParseError:
         return [int(params.get("start_q", 1))]  # no q-point list printed yet: start where we started
     last = min(int(params.get("last_q", n_q)), n_q)
@@ -201,8 +207,46 @@ class WalltimeHandler(_QEHandler):
         return {"errors": ["ph.x stopped at max_seconds"], "actions": [action]}
 
 
+class KilledHandler(_QEHandler):
+    """The last attempt exited non-zero (or from a signal) and its output is neither a finished run nor
+    one QE stopped with a message of its own (the parser then raises: no JOB DONE, no error block):
+    it was killed from outside. Run it again, ph.x from the first unfinished q-point."""
+
+    def __init__(self, label: str, program: str):
+        super().__init__(label)
+        self.program = program
+
+    def _returncode(self, directory) -> int | None:
+        runs = Path(directory) / f"{self.label}{RUNS_SUFFIX}"
+        return json.loads(runs.read_text())[-1]["returncode"] if runs.is_file() else None
+
+    def check(self, directory="./") -> bool:
+        if not self._applies(directory) or self._returncode(directory) in (None, 0):
+            return False
+        parse = parse_ph_output if self.program == "ph" else parse_pw_output
+        try:
+            parse(self._output(directory))
+        except ParseError:
+            return True
+        return False  # finished, or stopped by QE itself: the other handlers' business
+
+    def correct(self, directory="./") -> dict:
+        spec = read_spec(directory, self.label)
+        code = self._returncode(directory)
+        why = f"signal {-code}" if code < 0 else f"exit code {code}"
+        if self.program == "ph":
+            action = {"start_q": restart_from_unfinished_q(directory, spec)}
+        else:
+            spec["parameters"].setdefault("control", {})["restart_mode"] = "from_scratch"
+            action = {"restart_mode": "from_scratch"}
+        write_spec(directory, self.label, spec)
+        return {"errors": [f"{self.program}.x killed ({why}) without a QE message"], "actions": [action]}
+
+
 def default_handlers(label: str, program: str) -> list[ErrorHandler]:
-    handlers: list[ErrorHandler] = [DiagonalizationHandler(label, program), WalltimeHandler(label, program)]
+    handlers: list[ErrorHandler] = [
+        DiagonalizationHandler(label, program), WalltimeHandler(label, program), KilledHandler(label, program),
+    ]
     if program == "pw":
         handlers.insert(0, PwConvergenceHandler(label))
     if program == "ph":
