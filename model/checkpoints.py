@@ -8,7 +8,10 @@
     <dir>/members/member_007.partial.pt   snapshot of a member still training (removed when it finishes)
     <dir>/metrics.json               summary over the finished members
 
-A checkpoint that does not load, or whose hash does not match, raises `CheckpointError` naming the file.
+A checkpoint that does not load, or whose hash does not match, raises `CheckpointError` naming the file;
+it is never loaded, retrained over or deleted (a damaged finished member means damaged storage: the user
+decides). A process killed while writing leaves only `.member_007.pt.tmp-<pid>` (never read, its target
+untouched), which the next run for that member removes (`remove_killed_writes`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def remove_killed_writes(directory: Path, members: Sequence[int]) -> list[Path]:
+    """Delete the temporaries a killed `atomic_write_bytes` left for these members (a finished write has
+    renamed its temporary away, so any left is a cut one); only these members', because other processes
+    may be writing other members into the same directory (one jobflow Job per member)."""
+    removed = []
+    for member in members:
+        for stale in (directory / MEMBERS_DIR).glob(f".member_{member:03d}.*.tmp-*"):
+            stale.unlink(missing_ok=True)
+            removed.append(stale)
+    return removed
 
 
 def torch_bytes(obj) -> bytes:

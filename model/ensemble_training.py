@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch
 
 from betenet.model import checkpoints
 from betenet.model.ensemble import Ensemble
+from betenet.model.errors import TrainingInterruptedError
 from betenet.model.graphs import mean_neighbour_count
 from betenet.model.network import NetworkConfig
 from betenet.model.training import EpochReport, TrainingConfig, train_member
@@ -109,6 +111,7 @@ def train_ensemble(
     if any(not 0 <= m < n_members for m in wanted):
         raise ValueError(f"Invalid members={list(members)}: indices must lie in 0..{n_members - 1}")
     todo = [m for m in wanted if checkpoints.finished_member(directory, m) is None]
+    checkpoints.remove_killed_writes(directory, todo)
     if workers is None:
         workers, threads = (min(len(todo), os.cpu_count() or 1), 1) if len(todo) > 1 else (1, threads)
     if todo:
@@ -145,10 +148,21 @@ def _run_members(directory, network, training, data, seed, todo, n_members, work
             return
         threads = threads or max(1, torch.get_num_threads() // workers)
         payload = (directory, network, training, data, seed)
+        broken = False
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init,
                                  initargs=(threads, payload)) as pool:
             futures = {pool.submit(_worker_task, m): m for m in todo}
             for future in as_completed(futures):
-                metrics = future.result()
+                try:
+                    metrics = future.result()
+                except BrokenProcessPool:
+                    broken = True  # raised once the pool is shut down, so its queues are released
+                    break
                 bar.update(members_task, advance=1, status=f"member {futures[future]}: val "
                                                            f"{metrics['val_loss']:.4g}")
+        if broken:
+            finished = sum(checkpoints.finished_member(directory, m) is not None for m in range(n_members))
+            raise TrainingInterruptedError(
+                f"a training worker died (killed by a signal or out of memory) in {directory}: {finished} of "
+                f"{n_members} members are finished and kept; run the same command again to train the "
+                f"{n_members - finished} missing")

@@ -34,3 +34,8 @@ class CheckpointError(ModelError):
     def __init__(self, path, message: str):
         self.path = path
         super().__init__(f"{path}: {message}")
+
+
+class TrainingInterruptedError(ModelError):
+    """A worker process died while training members (killed by a signal, out of memory): the finished
+    members are kept and the next run on the same directory trains only the missing ones."""
