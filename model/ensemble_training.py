@@ -34,6 +34,9 @@ def _train_and_save(directory: Path, network: NetworkConfig, training: TrainingC
     result = train_member(network, training, data.graphs, data.targets, member, seed, on_epoch=on_epoch,
                           snapshot=lambda state: checkpoints.atomic_write_bytes(partial, checkpoints.torch_bytes(state)),
                           resume_from=resume_from)
+    finished = checkpoints.finished_member(directory, member)
+    if finished is not None:  # another process (a duplicate Job of this member) finished it first: keep that
+        return finished
     return checkpoints.save_member(directory, member, network.architecture, result)
 
 

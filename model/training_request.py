@@ -16,6 +16,7 @@ from jobflow import Flow, job
 
 from betenet.dataset.build import build_dataset
 from betenet.dataset.format import Dataset, read_dataset
+from betenet.model import checkpoints
 from betenet.model.ensemble import Ensemble
 from betenet.model.ensemble_training import train_ensemble
 from betenet.model.network import NetworkConfig
@@ -62,13 +63,45 @@ def train_member(dataset_dir: str, out: str, request: dict, member: int) -> dict
     return {"member": member, "ensemble": str(ensemble.directory), "n_finished": len(ensemble.members)}
 
 
-def member_flow(dataset: Dataset | Path | str, out: Path | str, request: TrainingRequest) -> Flow:
-    """A Flow of `request.n_members` independent Jobs training into `out` (submit it like the DFT
-    Flows: jobflow's run_locally, FireWorks' flow_to_workflow, jobflow-remote)."""
+def missing_members(out: Path | str, n_members: int) -> list[int]:
+    """Members of the ensemble in `out` not finished yet (all of a fresh directory); a damaged finished
+    member raises CheckpointError, as when training here."""
+    return [m for m in range(n_members) if checkpoints.finished_member(Path(out), m) is None]
+
+
+def member_flow(dataset: Dataset | Path | str, out: Path | str, request: TrainingRequest,
+                members: Sequence[int] | None = None) -> Flow:
+    """A Flow of independent Jobs, one per member, training into `out` (submit it like the DFT Flows:
+    jobflow's run_locally, FireWorks' flow_to_workflow, jobflow-remote). `members`: which (default: those
+    not finished in `out`, so a resubmission after a partial run adds only the missing members)."""
     dataset_dir = str(dataset.directory if isinstance(dataset, Dataset) else Path(dataset).resolve())
     payload = {**asdict(request), "workers": 1}  # one process per Job: the engine does the scale-out
-    jobs = [train_member(dataset_dir, str(Path(out).resolve()), payload, m) for m in range(request.n_members)]
+    members = missing_members(out, request.n_members) if members is None else members
+    jobs = [train_member(dataset_dir, str(Path(out).resolve()), payload, m) for m in members]
     return Flow(jobs, name=f"train-ensemble {Path(out).name}")
+
+
+ENGINES = ("local", "fireworks", "jobflow-remote")
+
+
+def submit_members(dataset: Dataset, out: Path | str, request: TrainingRequest, engine: str, settings,
+                   project: str | None = None, worker: str | None = None) -> tuple[list[int], str | None]:
+    """Submit one Job per missing member to FireWorks (LaunchPad in the store's MongoDB) or jobflow-remote;
+    returns (members submitted, the engine's id of the submission; None when nothing was missing)."""
+    from betenet.workflows import submit
+
+    if engine not in ENGINES[1:]:
+        raise ValueError(f"Invalid engine={engine!r} for submission, use one of {ENGINES[1:]}")
+    target = submit.jobflow_remote_target(project, worker) if engine == "jobflow-remote" else None
+    if engine == "fireworks":
+        submit.launchpad(settings)  # no server, no LaunchPad: say so before anything else
+    members = missing_members(out, request.n_members)
+    if not members:
+        return [], None
+    flow = member_flow(dataset, out, request, members)
+    if engine == "fireworks":
+        return members, str(submit.submit_flow_fireworks(flow, settings))
+    return members, submit.submit_flow_jobflow_remote(flow, *target)
 
 
 def dataset_from_store(settings, out: Path | str, query, split, require: Sequence[str],

@@ -13,6 +13,9 @@ from betenet.workflows.submit import jobflow_remote_project, launchpad, write_jo
 from tests.test_workflow_cli import betenet
 from tests.test_workflow_handlers import fcc_al
 
+# where the jobflow-remote tests run (they skip in .venv, which has no jobflow-remote)
+JOBFLOW_REMOTE_ENV = "make test-hpc (scripts/setup-hpc: jobflow-remote in .venv-hpc, its own pymongo < 4.11)"
+
 
 @pytest.mark.qe
 @pytest.mark.mongo
@@ -59,7 +62,7 @@ def test_jobflow_remote_project_for_slurm(tmp_path):
     try:
         from jobflow_remote.config.base import Project
     except ImportError:
-        pytest.skip("jobflow-remote not installed: the project file was checked for shape only")
+        pytest.skip(f"jobflow-remote not installed: the project file was checked for shape only; {JOBFLOW_REMOTE_ENV}")
     Project.model_validate(project)
 
 
@@ -72,42 +75,55 @@ def test_jobflow_remote_submit_says_what_is_missing(tmp_path):
     assert result.stderr.startswith("error: ") and "jobflow-remote" in result.stderr
 
 
-@pytest.mark.qe
-@pytest.mark.mongo
-def test_jobflow_remote_local_worker_end_to_end(secantusdb_uri, tmp_path, monkeypatch):
-    """The same project layout with a local shell worker instead of SLURM: submit → runner → document."""
-    jobflow_remote = pytest.importorskip("jobflow_remote")
+def local_jobflow_remote_project(uri: str, tmp_path, monkeypatch) -> tuple[str, object]:
+    """A jobflow-remote project 'betenet-test' with a local shell worker in place of SLURM, its queue and
+    JobStore in a fresh database on the server at `uri`; returns (database, its JobController)."""
+    jobflow_remote = pytest.importorskip("jobflow_remote", reason=f"jobflow-remote not installed: {JOBFLOW_REMOTE_ENV}")
     import os
     import shutil
     from pathlib import Path
 
-    jf = shutil.which("jf") or Path(jobflow_remote.__file__).parents[1] / "bin" / "jf"
+    jf = shutil.which("jf") or Path(os.sys.executable).parent / "jf"  # the environment's own `jf`
     if not Path(jf).is_file():
-        pytest.skip("jobflow-remote's `jf` command is not installed")
+        pytest.skip(f"jobflow-remote's `jf` command is not installed: {JOBFLOW_REMOTE_ENV}")
     monkeypatch.setattr(jobflow_remote.SETTINGS, "projects_folder", str(tmp_path / "projects"))
     database = f"jf{uuid.uuid4().hex[:8]}"
-    project = jobflow_remote_project("betenet-test", mongo_uri=secantusdb_uri, database=database,
+    project = jobflow_remote_project("betenet-test", mongo_uri=uri, database=database,
                                      host="localhost", work_dir=str(tmp_path / "work"))
     path_setup = f"export PATH={Path(jf).parent}:{Path(os.sys.executable).parent}:$PATH"
     python_path = f"export PYTHONPATH={os.environ.get('PYTHONPATH', '')}"
     project["workers"] = {"local": {"type": "local", "scheduler_type": "shell", "work_dir": str(tmp_path / "work"),
-                                    "pre_run": f"{path_setup}; {python_path}"}}
+                                    "pre_run": f"{path_setup}; {python_path}; export OMP_NUM_THREADS=1"}}
     write_jobflow_remote_project(project, tmp_path / "projects")
 
     from jobflow_remote.jobs.jobcontroller import JobController
-    from jobflow_remote.jobs.runner import Runner
 
     controller = JobController.from_project_name("betenet-test")
     controller.reset(max_limit=0)
+    return database, controller
+
+
+def run_jobflow_remote_runner(max_seconds: int) -> None:
+    """jobflow-remote's runner in this process until the queue is empty (short delays: a test)."""
+    from jobflow_remote.jobs.runner import Runner
+
+    runner = Runner(project_name="betenet-test")
+    for option in ("delay_checkout", "delay_check_run_status", "delay_advance_status"):
+        setattr(runner.runner_options, option, 1)
+    runner.run_all_jobs(max_seconds=max_seconds)
+
+
+@pytest.mark.qe
+@pytest.mark.mongo
+def test_jobflow_remote_local_worker_end_to_end(secantusdb_uri, tmp_path, monkeypatch):
+    """The same project layout with a local shell worker instead of SLURM: submit → runner → document."""
+    database, controller = local_jobflow_remote_project(secantusdb_uri, tmp_path, monkeypatch)
     al = tmp_path / "Al.cif"
     fcc_al().to(filename=str(al))
     result = betenet("submit", al, "--engine", "jobflow-remote", "--preset", "test", "--project", "betenet-test",
                      "--worker", "local", home=tmp_path, env={"JFREMOTE_PROJECTS_FOLDER": str(tmp_path / "projects")})
     assert result.returncode == 0, result.stderr
-    runner = Runner(project_name="betenet-test")
-    for option in ("delay_checkout", "delay_check_run_status", "delay_advance_status"):
-        setattr(runner.runner_options, option, 1)
-    runner.run_all_jobs(max_seconds=400)
+    run_jobflow_remote_runner(max_seconds=400)
     states = {info.name: info.state.value for info in controller.get_jobs_info()}
     assert set(states.values()) == {"COMPLETED"} and "store_document" in states
     with get_store(BetenetSettings(store_uri=secantusdb_uri, database=database)) as store:

@@ -42,28 +42,27 @@ def launchpad(settings: BetenetSettings):
     return lpad
 
 
-def submit_fireworks(structures, maker: ElectronPhononMaker, settings: BetenetSettings) -> list[int]:
-    """Add one FireWorks workflow per structure; returns the id of each workflow's first Firework."""
+def submit_flow_fireworks(flow, settings: BetenetSettings) -> int:
+    """Add one jobflow Flow as a FireWorks workflow; returns the id of its first Firework."""
     from jobflow.managers.fireworks import flow_to_workflow
 
-    lpad = launchpad(settings)
+    mapping = launchpad(settings).add_wf(flow_to_workflow(flow, store=get_job_store(settings)))
+    return min(mapping.values())
+
+
+def submit_fireworks(structures, maker: ElectronPhononMaker, settings: BetenetSettings) -> list[int]:
+    """Add one FireWorks workflow per structure; returns the id of each workflow's first Firework."""
+    launchpad(settings)  # no server, no LaunchPad: say so before building any Flow
     maker = _with_store(maker, settings)
-    ids = []
-    for structure in structures:
-        workflow = flow_to_workflow(maker.make(structure), store=get_job_store(settings))
-        mapping = lpad.add_wf(workflow)
-        ids.append(min(mapping.values()))
-    return ids
+    return [submit_flow_fireworks(maker.make(structure), settings) for structure in structures]
 
 
-def submit_jobflow_remote(structures, maker: ElectronPhononMaker, *, project: str | None = None,
-                          worker: str | None = None) -> list[str]:
-    """Submit to jobflow-remote's queue (its project file names the queue store and the workers)."""
+def jobflow_remote_target(project: str | None = None, worker: str | None = None):
+    """(project config, worker name) of jobflow-remote; SubmitError saying what is missing."""
     try:
-        from jobflow_remote import submit_flow
         from jobflow_remote.config import ConfigManager
     except ImportError as err:
-        raise SubmitError("jobflow-remote is not installed: pip install jobflow-remote (see workflows/submit.py)") from err
+        raise SubmitError("jobflow-remote is not installed: pip install jobflow-remote (see workflows/HPC.md)") from err
     try:
         config = ConfigManager().get_project(project)
     except Exception as err:  # jobflow-remote's own "no project" errors
@@ -71,17 +70,28 @@ def submit_jobflow_remote(structures, maker: ElectronPhononMaker, *, project: st
     worker = worker or next(iter(config.workers), None)
     if worker is None:
         raise SubmitError(f"jobflow-remote project {config.name} has no worker")
+    return config, worker
+
+
+def submit_flow_jobflow_remote(flow, config, worker: str) -> str:
+    """Put one jobflow Flow into the project's queue for `worker`; returns '<project>/<worker>'."""
+    from jobflow_remote import submit_flow
+
+    submit_flow(flow, worker=worker, project=config.name)
+    return f"{config.name}/{worker}"
+
+
+def submit_jobflow_remote(structures, maker: ElectronPhononMaker, *, project: str | None = None,
+                          worker: str | None = None) -> list[str]:
+    """Submit to jobflow-remote's queue (its project file names the queue store and the workers)."""
+    config, worker = jobflow_remote_target(project, worker)
     # the documents go to the database of the project's JobStore (a MongoDB the workers reach)
     docs_store = config.get_jobstore().docs_store
     uri = getattr(docs_store, "uri", None) or getattr(docs_store, "host", None)
     if not (isinstance(uri, str) and uri.startswith("mongodb")):
         raise SubmitError(f"jobflow-remote project {config.name}: its JobStore is not a MongoDB given by URI")
     maker = dataclasses.replace(maker, document_store={"store_uri": uri, "database": docs_store.database})
-    ids = []
-    for structure in structures:
-        submit_flow(maker.make(structure), worker=worker, project=config.name)
-        ids.append(f"{config.name}/{worker}")
-    return ids
+    return [submit_flow_jobflow_remote(maker.make(structure), config, worker) for structure in structures]
 
 
 def jobflow_remote_project(name: str, *, mongo_uri: str, database: str, host: str, work_dir: str,

@@ -1,6 +1,7 @@
 """`betenet train-ensemble`, `betenet predict`, `betenet screen`: the verbs of the learning half.
 
-    train-ensemble OUT [--dataset DIR | store filters]   ensemble in OUT (dataset from the store in OUT/dataset)
+    train-ensemble OUT [--dataset DIR | store filters]   ensemble in OUT (dataset from the store in OUT/dataset);
+                   [--engine fireworks|jobflow-remote]  or one Job per missing member submitted to an engine
     predict STRUCTURE... --ensemble DIR [--out DIR]      table; CSV/JSON and α²F plots with --out
     screen [SOURCE] --ensemble DIR --out DIR             SOURCE: folder/files of structures or a dataset
                                                          directory; none: the store's documents (filters);
@@ -26,6 +27,7 @@ from betenet.cli.options import (
     VariantName,
     check_flags,
     check_variant_option,
+    fail,
     document_filters,
     parse_key_values,
     parse_list,
@@ -67,13 +69,21 @@ def train_ensemble_command(
     dtype: str = typer.Option("float32", help="float32 / float64."),
     network: list[str] = Network,
     allow_flag: list[str] = AllowFlag,
+    engine: str = typer.Option("local", help="local (train here) | fireworks | jobflow-remote (one Job per "
+                               "missing member; OUT and the dataset must be on a file system the workers share)."),
+    project: Optional[str] = typer.Option(None, help="jobflow-remote project name (default: its current project)."),
+    worker: Optional[str] = typer.Option(None, help="jobflow-remote worker name (default: the project's first)."),
 ) -> None:
     """Train a bootstrap ensemble on a dataset directory, or on the store's documents (same filters as
-    build-dataset; the dataset is written to OUT/dataset and its content hash recorded)."""
-    from betenet.model.training_request import TrainingRequest, dataset_from_store, train_from_dataset
+    build-dataset; the dataset is written to OUT/dataset and its content hash recorded). With --engine
+    fireworks (LaunchPad in the store's MongoDB) or jobflow-remote, submit one Job per member not yet
+    finished in OUT instead; run it again after a partial run and only the missing members are submitted."""
+    from betenet.model.training_request import ENGINES, TrainingRequest, dataset_from_store, train_from_dataset
     from betenet.model.variants import get_variant
 
     check_variant_option(variant)
+    if engine not in ENGINES:
+        fail(f"Invalid engine={engine!r}, use one of {ENGINES}")
     request = TrainingRequest(
         variant=variant, n_members=members, seed=seed, max_epochs=max_epochs,
         splits=None if splits == "all" else tuple(parse_list(splits)), workers=workers, threads=threads,
@@ -89,12 +99,31 @@ def train_ensemble_command(
         from betenet.dataset.format import read_dataset
 
         data = read_dataset(dataset)
+    if engine != "local":
+        _submit_members(data, out, request, engine, store, project, worker)
+        return
     start = time.perf_counter()
     ensemble = train_from_dataset(data, out, request)
     summary = json.loads((Path(out) / "metrics.json").read_text())
     typer.echo(f"{ensemble!r}: trained on {ensemble.config['dataset']['n_samples']} samples of "
                f"{ensemble.config['dataset']['content_hash']}; median validation loss "
                f"{summary['val_loss_median']:.4g}; {time.perf_counter() - start:.1f} s")
+
+
+def _submit_members(data, out: Path, request, engine: str, store, project, worker) -> None:
+    from betenet.model.training_request import submit_members
+    from betenet.workflows.submit import SubmitError
+
+    with store_settings(store) as settings:
+        try:
+            submitted, ident = submit_members(data, out, request, engine, settings, project=project, worker=worker)
+        except SubmitError as err:
+            fail(str(err))
+    if not submitted:
+        typer.echo(f"all {request.n_members} members of {out} are finished: nothing submitted")
+        return
+    typer.echo(f"{len(submitted)} member Jobs (members {', '.join(map(str, submitted))}) submitted to {engine} as "
+               f"{ident}; they train into {Path(out).resolve()}")
 
 
 # ---------------------------------------------------------------------------------------------------
