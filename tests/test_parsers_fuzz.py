@@ -1,4 +1,4 @@
-"""~1,000 seeded mutations of the real QE outputs (tests/parser_fuzz.py): nothing but a ParseError naming
+"""960 seeded mutations of the real QE outputs (tests/parser_fuzz.py): nothing but a ParseError naming
 the file, and no cut or row-dropped table accepted as complete. The ≥ 10,000-case run is
 benchmarks/parser_fuzz.py."""
 
@@ -10,7 +10,7 @@ from betenet.parsers import ParseError, parse_matdyn_dos, parse_matdyn_lambda
 from tests.parser_fuzz import AL, AL_NDOS, AL_NSIGMA, MUTATIONS, STRUCTURAL, TARGETS, run_fuzz
 
 PER_PAIR = 8
-N_CASES = PER_PAIR * len(TARGETS) * len(MUTATIONS)  # 1,024: 8 cases for every (target, mutation) pair
+N_CASES = PER_PAIR * len(TARGETS) * len(MUTATIONS)  # 960: 8 cases for every (target, mutation) pair
 
 
 def test_mutated_real_outputs_give_parse_errors_and_no_short_tables(tmp_path):
