@@ -18,15 +18,8 @@ from betenet.model.training_request import TrainingRequest, member_flow, train_f
 from tests.test_workflow_cli import betenet
 from tests.test_workflow_submit import local_jobflow_remote_project, run_jobflow_remote_runner
 
+# threads=1: every training here (in process and in the Jobs) runs on one torch thread
 REQUEST = TrainingRequest(variant="CPD", n_members=3, seed=11, max_epochs=6, workers=1, threads=1, network=dict(TINY))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
