@@ -277,6 +277,9 @@ def parse_ph_output(path: str | Path, truncated_ok: bool = False) -> PhOutput:
     sections = _sections(text)
     if len(_FREQ.findall(text)) != sum(len(_FREQ.findall(section)) for _, section in sections):
         raise ParseError(path, "frequencies printed outside any 'Calculation of q' section (its title line missing)")
+    if len(sections) > 1 and q_grid is None:  # several q-points: an ldisp run, which prints its q-point list first
+        raise ParseError(path, f"{len(sections)} 'Calculation of q' sections but no 'Dynamical matrices for "
+                               "(n1, n2, n3) uniform grid of q-points' list")
     titles = [tuple(np.round(q, 6)) for q, _ in sections]
     if len(set(titles)) != len(titles):
         raise ParseError(path, "a 'Calculation of q' title appears twice: ph.x computes each q-point once per run")
