@@ -77,10 +77,10 @@ def fixture_document() -> ElectronPhononDoc:
     from betenet.workflows.stability import stability_verdict
 
     structure = AseAtomsAdaptor.get_structure(read(FIXTURE_AL / "scf.in", format="espresso-in"))
-    # the settings the fixture chain ran with (fixtures/qe-6.7/README.md)
+    # the settings the fixture chain ran with (fixtures/qe-6.7/README.md; matdyn_dos.in: ndos = 100)
     maker = ElectronPhononMaker.from_preset("test", conv_thr_Ry=1e-8, tr2_ph=1e-10)
     calc_id, pseudos = maker.identity(structure)
-    parsed = parse_matdyn_dos(FIXTURE_AL / "phonon.dos", site_labels=site_labels(structure))
+    parsed = parse_matdyn_dos(FIXTURE_AL / "phonon.dos", site_labels=site_labels(structure), n_points=100)
     dos = PhononDosData(omega_meV=parsed.omega_meV.tolist(), total_states_per_meV=parsed.total.tolist(),
                         projected_states_per_meV=parsed.projected.tolist(), site_labels=list(parsed.site_labels),
                         qgrid=(2, 2, 2), dos_grid=(10, 10, 10))
@@ -98,7 +98,7 @@ def fixture_document() -> ElectronPhononDoc:
         "matdyn_coarse": QETaskDoc(program="matdyn", dir_name=str(FIXTURE_AL), phonon_dos=dos, **common),
         "matdyn_elph": QETaskDoc(
             program="matdyn", dir_name=str(FIXTURE_AL), phonon_dos=dos, **common,
-            a2f_all=MatdynMaker(el_ph_sigma_Ry=0.005, mu_star=0.10)._a2f_batch(FIXTURE_AL, 0),
+            a2f_all=MatdynMaker(el_ph_sigma_Ry=0.005, mu_star=0.10)._a2f_batch(FIXTURE_AL, 0, ndos=100),
         ),
     }
     return build_document(maker.settings, structure, structure, calc_id, pseudos, tasks, verdict)

@@ -34,7 +34,7 @@ def campaign_al() -> ElectronPhononDoc:
 
 def test_the_dfpt_maker_stores_an_eliashberg_tc_beside_allen_dynes_for_every_smearing():
     """QE's ph_metal Al (λ 0.29–0.43 over σ = 0.005–0.050 Ry) through MatdynMaker's α²F reader."""
-    spectra = MatdynMaker(el_ph_sigma_Ry=0.005)._a2f_batch(FIXTURES / "qe-6.7" / "al", batch=0)
+    spectra = MatdynMaker(el_ph_sigma_Ry=0.005)._a2f_batch(FIXTURES / "qe-6.7" / "al", batch=0, ndos=100)  # its matdyn_dos.in
     assert [s.smearing_index for s in spectra] == list(range(1, 11))
     for spectrum in spectra[3:]:  # from 0.020 Ry on: Allen–Dynes above 1 K
         e = spectrum.eliashberg
