@@ -4,11 +4,23 @@ No configuration: an embedded on-disk MontyStore (sqlite) under `settings.home/s
 `settings.store_uri` set: a MongoStore on that server. Both are maggma Stores, so the same code (and
 the same tests) run on either. Writes are upserts keyed by `calc_id`, so re-running a material
 updates its document instead of adding a second one.
+
+Invariants every writer relies on (MongoDB promises neither without being told):
+- one document per calc_id: a server store creates a unique index on it when it connects; the embedded
+  store, which has no indexes, serialises its writers with a file lock instead;
+- an older version never replaces a newer one: a document is written only over one whose `last_updated`
+  is not later (on a server in the same replace, so a concurrent newer write cannot slip in between);
+- a store that cannot be reached or opened fails fast (a server gets `SERVER_TIMEOUT_MS` and a ping at
+  connect) with `StoreUnavailableError`, one line naming the store and what to check.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import re
+import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, TypeVar
 from urllib.parse import urlparse
@@ -17,6 +29,7 @@ from jobflow import JobStore
 from maggma.core import Store, StoreError
 from maggma.stores import MongoStore, MontyStore
 from pymatgen.core import Structure
+from pymongo.errors import ConfigurationError, ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
 from betenet.settings import BetenetSettings, get_settings
 from betenet.store.documents import ElectronPhononDoc, as_utc, structure_fingerprint
@@ -25,7 +38,80 @@ DOCS_COLLECTION = "electron_phonon"
 JOBS_COLLECTION = "jobs"
 OUTPUTS_COLLECTION = "job_outputs"
 DOC_KEY = "calc_id"
+# A server that does not answer within this fails the command: long enough for a loaded server or a slow
+# network's first connection, short enough that a wrong URI is reported in seconds rather than pymongo's 30 s.
+SERVER_TIMEOUT_MS = 3000
+# A duplicate-key error on an upsert means another writer inserted the same calc_id first (or holds a newer
+# version): read again and decide again. Each retry follows a write that succeeded elsewhere, so few suffice.
+DUPLICATE_KEY_RETRIES = 5
 T = TypeVar("T")
+
+
+class StoreUnavailableError(Exception):
+    """The configured store cannot be reached, opened or written; the message names it and what to check."""
+
+
+def redacted_uri(uri: str) -> str:
+    """The URI without its user:password (for messages and manifests)."""
+    url = urlparse(uri)
+    if url.hostname is None or "@" not in url.netloc:
+        return uri
+    return url._replace(netloc=url.netloc.rsplit("@", 1)[1]).geturl()
+
+
+def _first_line(err: BaseException) -> str:
+    """pymongo's message without the topology dump it appends ('…, Timeout: 3.0s, Topology Description: …')."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return re.split(r" \(configured timeouts|, Timeout: ", text)[0]
+
+
+def server_error(store: Store, err: PyMongoError, doing: str) -> StoreUnavailableError:
+    """One line for a failed server operation: which server, what happened, what to check."""
+    uri = redacted_uri(getattr(store, "uri", None) or store.name)
+    where = f"the MongoDB server {uri} (database {getattr(store, 'database', '?')})"
+    if isinstance(err, ConfigurationError):
+        return StoreUnavailableError(f"{uri} is not a usable MongoDB URI "
+                                     f"({_first_line(err)}): give --store / BETENET_STORE_URI as mongodb://host:port/database")
+    if isinstance(err, ConnectionFailure):
+        return StoreUnavailableError(f"cannot reach {where} while {doing} (within {SERVER_TIMEOUT_MS / 1000:g} s: "
+                                     f"{_first_line(err)}): check that the server runs and that --store / "
+                                     "BETENET_STORE_URI names its host and port")
+    return StoreUnavailableError(f"{where} refused {doing}: {_first_line(err)}; check the user, password and "
+                                 "database in --store / BETENET_STORE_URI")
+
+
+class CheckedMongoStore(MongoStore):
+    """A MongoStore that pings the server when it connects, so a wrong URI fails there and then."""
+
+    def connect(self, force_reset: bool = False):
+        if self._coll is not None and not force_reset:
+            return
+        try:
+            super().connect(force_reset)
+            self._coll.database.client.admin.command("ping")
+            self._on_connect()
+        except PyMongoError as err:
+            if self._coll is not None:
+                self.close()
+            raise server_error(self, err, "connecting") from err
+
+    def _on_connect(self) -> None:
+        """What a subclass must hold true on every connection."""
+
+
+class DocumentMongoStore(CheckedMongoStore):
+    """The documents' MongoStore: its key (calc_id) is unique, by an index created when it connects."""
+
+    def _on_connect(self) -> None:
+        try:
+            self._coll.create_index(self.key, unique=True)
+        except OperationFailure as err:
+            if err.code != 11000:  # 11000: duplicate key, the collection already breaks the invariant
+                raise
+            raise StoreUnavailableError(
+                f"collection {self.collection_name} of {redacted_uri(self.uri or self.name)} holds several documents "
+                f"with the same {self.key}, so the unique index cannot be created: keep the newest of each "
+                f"({_first_line(err)})") from err
 
 
 def embedded_store_path(settings: BetenetSettings) -> Path:
@@ -46,13 +132,22 @@ def describe_store(settings: BetenetSettings, collection: str = DOCS_COLLECTION)
     return f"embedded store {embedded_store_path(settings)} database {settings.database} collection {collection}"
 
 
-def make_store(collection: str, settings: BetenetSettings, key: str) -> Store:
+def make_store(collection: str, settings: BetenetSettings, key: str, unique_key: bool = False) -> Store:
+    """A maggma Store on the configured server or the embedded store; `unique_key`: one document per key."""
     if settings.store_uri:
-        return MongoStore.from_uri(
-            settings.store_uri, collection_name=collection, database=_database_name(settings), key=key
-        )
+        if not settings.store_uri.startswith(("mongodb://", "mongodb+srv://")):  # pymongo would take it as a host
+            raise StoreUnavailableError(f"{redacted_uri(settings.store_uri)} is not a usable MongoDB URI (no "
+                                        "mongodb:// scheme): give --store / BETENET_STORE_URI as mongodb://host:port/database")
+        kind = DocumentMongoStore if unique_key else CheckedMongoStore
+        timeouts = {"serverSelectionTimeoutMS": SERVER_TIMEOUT_MS, "connectTimeoutMS": SERVER_TIMEOUT_MS}
+        return kind.from_uri(settings.store_uri, collection_name=collection, database=_database_name(settings),
+                             key=key, mongoclient_kwargs=timeouts)
     path = embedded_store_path(settings)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreUnavailableError(f"cannot create the embedded store at {path} ({err.strerror}): give --home / "
+                                    "BETENET_HOME a folder you can write, or --store a MongoDB server") from err
     return MontyStore(
         collection, database_path=str(path), database_name=settings.database, storage="sqlite", key=key
     )
@@ -60,7 +155,7 @@ def make_store(collection: str, settings: BetenetSettings, key: str) -> Store:
 
 def get_store(settings: BetenetSettings | None = None, collection: str = DOCS_COLLECTION) -> Store:
     """The document Store (not yet connected: `with store:` or `store.connect()`)."""
-    return make_store(collection, settings or get_settings(), key=DOC_KEY)
+    return make_store(collection, settings or get_settings(), key=DOC_KEY, unique_key=collection == DOCS_COLLECTION)
 
 
 def get_job_store(settings: BetenetSettings | None = None) -> JobStore:
@@ -76,33 +171,94 @@ def with_connection(store: Store, use: Callable[[Store], T]) -> T:
     """`use(store)`; a Store not yet connected is connected for the call and closed after.
 
     maggma raises StoreError from an unconnected Store before it reads or writes anything, so the
-    call simply runs again once connected; a Store the caller connected stays open.
+    call simply runs again once connected; a Store the caller connected stays open. A server lost on the
+    way is a StoreUnavailableError.
     """
     try:
-        return use(store)
-    except StoreError:
-        store.connect()
         try:
             return use(store)
+        except StoreError:
+            store.connect()
+            try:
+                return use(store)
+            finally:
+                store.close()
+    except ConnectionFailure as err:
+        raise server_error(store, err, "reading or writing") from err
+
+
+def check_store(settings: BetenetSettings) -> None:
+    """Open and close the document store now: StoreUnavailableError (one line) when it cannot be used."""
+    store = get_store(settings)
+    try:
+        store.connect()  # a server store raises StoreUnavailableError itself
+        try:
+            store.count()
         finally:
             store.close()
+    except (OSError, sqlite3.Error) as err:  # the embedded store's sqlite file
+        raise StoreUnavailableError(f"cannot open the embedded store {store.name}: {_first_line(err)}; check "
+                                    "--home / BETENET_HOME, or give --store a MongoDB server") from err
+
+
+def _stored_ms(value: datetime) -> datetime:
+    """A timestamp as BSON keeps it (milliseconds), so a stored one and a fresh one compare fairly."""
+    value = as_utc(value)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+@contextlib.contextmanager
+def _embedded_write_lock(store: MontyStore):
+    """One writer at a time on an embedded collection (across processes): montydb has no unique index."""
+    lock = Path(store.database_path) / f"{store.database_name}.{store.collection_name}.lock"
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _upsert_unless_newer(connected: Store, doc: ElectronPhononDoc, guarded_by_index: bool) -> ElectronPhononDoc:
+    """Write `doc` unless the stored version is newer (then return that one); keep the first created_at.
+
+    On a server the replace itself carries the condition (`last_updated` ≤ ours), so a newer version
+    written after our read is never overwritten: the upsert then hits the unique index instead
+    (DuplicateKeyError, for the caller to retry). Without an index the caller holds a lock.
+    """
+    previous = connected.query_one({DOC_KEY: doc.calc_id}, properties=["created_at", "last_updated"])
+    if previous and previous.get("last_updated") and _stored_ms(previous["last_updated"]) > _stored_ms(doc.last_updated):
+        return load_document(doc.calc_id, connected)
+    stored = doc
+    if previous and previous.get("created_at"):
+        stored = doc.model_copy(update={"created_at": as_utc(previous["created_at"])})
+    criteria = {DOC_KEY: doc.calc_id}
+    if guarded_by_index:
+        criteria["last_updated"] = {"$lte": _stored_ms(doc.last_updated)}
+    connected._collection.replace_one(criteria, stored.to_store(), upsert=True)
+    return stored
 
 
 def save_document(doc: ElectronPhononDoc, store: Store | None = None) -> ElectronPhononDoc:
-    """Upsert `doc` by calc_id, keeping the first `created_at` of an existing document.
+    """Upsert `doc` by calc_id unless the store holds a newer version of it, keeping the first `created_at`.
 
-    Returns the document as stored. The store is connected (and closed) here when it is not already.
+    Returns the document as stored (the newer stored one when `doc` is older). Safe with concurrent
+    writers of the same calc_id (see the module's invariants). The store is connected (and closed) here
+    when it is not already.
     """
 
     def upsert(connected: Store) -> ElectronPhononDoc:
-        stored = doc
-        previous = connected.query_one({DOC_KEY: doc.calc_id}, properties=["created_at"])
-        if previous and previous.get("created_at"):
-            stored = doc.model_copy(update={"created_at": as_utc(previous["created_at"])})
-        connected.update(stored.to_store(), key=DOC_KEY)
-        if not isinstance(connected, MontyStore):  # montydb has no indexes; on a server, upserts want one
-            connected.ensure_index(DOC_KEY)
-        return stored
+        if isinstance(connected, MontyStore):
+            with _embedded_write_lock(connected):
+                return _upsert_unless_newer(connected, doc, guarded_by_index=False)
+        for _ in range(DUPLICATE_KEY_RETRIES):
+            try:
+                return _upsert_unless_newer(connected, doc, guarded_by_index=True)
+            except DuplicateKeyError:
+                continue  # another writer got there first: read what it wrote and decide again
+        raise StoreUnavailableError(
+            f"document {doc.calc_id} could not be written to {connected.name}: {DUPLICATE_KEY_RETRIES} tries in a row "
+            "lost a race with other writers of the same calc_id; rerun when they are done")
 
     return with_connection(store or get_store(), upsert)
 

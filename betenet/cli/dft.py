@@ -20,6 +20,7 @@ from betenet.cli.options import (
     parse_key_values,
     store_options,
     store_settings,
+    user_errors,
 )
 
 # programs each route needs on this machine
@@ -90,6 +91,7 @@ def prepare(structure_files: list[Path], preset: str, overrides: dict, check_bin
     return maker, items
 
 
+@user_errors
 @store_options
 def run_command(
     store: StoreChoice,
@@ -134,6 +136,7 @@ def _summary(label: str, doc) -> str:
     return f"{label}: {doc.status}: {doc.status_reason} [{doc.calc_id}]"
 
 
+@user_errors
 @store_options
 def submit_command(
     store: StoreChoice,
@@ -151,7 +154,8 @@ def submit_command(
 
     if engine not in ENGINES:
         fail(f"Invalid engine={engine!r}, use one of {ENGINES}")
-    with store_settings(store) as settings:
+    # jobflow-remote writes to its project's store, not to ours: nothing of ours to check
+    with store_settings(store, check=engine == "fireworks") as settings:
         try:
             # the programs run on the workers, not necessarily here: no binary check
             maker, items = prepare(structures, preset, workflow_overrides(set_, converge), check_binaries=False,

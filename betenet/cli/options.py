@@ -33,8 +33,9 @@ def fail(message: str) -> None:
 def _user_error_types() -> tuple[type[BaseException], ...]:
     """Errors a user can fix: shown as one line (exit code 2) instead of a traceback."""
     from betenet.model.errors import ModelError
+    from betenet.store.stores import StoreUnavailableError
 
-    return ValueError, LookupError, FileExistsError, FileNotFoundError, InputError, ModelError
+    return ValueError, LookupError, FileExistsError, FileNotFoundError, InputError, ModelError, StoreUnavailableError
 
 
 def user_errors(command):
@@ -97,10 +98,15 @@ store_options = option_block("store", {
 
 
 @contextlib.contextmanager
-def store_settings(choice: StoreChoice) -> Iterator[BetenetSettings]:
-    """Settings with the command's store options applied."""
+def store_settings(choice: StoreChoice, check: bool = True) -> Iterator[BetenetSettings]:
+    """Settings with the command's store options applied; with `check`, the store is opened first, so an
+    unreachable or misconfigured one stops the command before any work (StoreUnavailableError, one line)."""
+    from betenet.store.stores import check_store
+
     overrides = {k: v for k, v in vars(choice).items() if v is not None}
     with override_settings(**overrides) as settings:
+        if check:
+            check_store(settings)
         yield settings
 
 

@@ -30,6 +30,7 @@ from betenet.cli.options import (
     parse_key_values,
     store_options,
     store_settings,
+    user_errors,
 )
 
 
@@ -79,6 +80,7 @@ def _material_row(doc, origin: str, source: str) -> dict:
     }
 
 
+@user_errors
 @store_options
 def pipeline_command(
     store: StoreChoice,
@@ -102,10 +104,11 @@ def pipeline_command(
     """Main job: DFT for new structures → dataset → bootstrap ensemble → evaluation and screening."""
     from rich.console import Console
 
-    from betenet.model.training_request import TrainingRequest
     console = Console(stderr=True)
     report = PipelineReport()
-    with store_settings(store) as settings:
+    with store_settings(store) as settings:  # the store first: a wrong URI is told before torch loads
+        from betenet.model.training_request import TrainingRequest
+
         out = Path(settings.home) / "pipeline"
         out.mkdir(parents=True, exist_ok=True)
         try:
