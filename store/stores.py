@@ -11,7 +11,9 @@ Invariants every writer relies on (MongoDB promises neither without being told):
 - an older version never replaces a newer one: a document is written only over one whose `last_updated`
   is not later (on a server in the same replace, so a concurrent newer write cannot slip in between);
 - a store that cannot be reached or opened fails fast (a server gets `SERVER_TIMEOUT_MS` and a ping at
-  connect) with `StoreUnavailableError`, one line naming the store and what to check.
+  connect, see `betenet.store.connection`) with `StoreUnavailableError`, one line naming the store and what
+  to check; so does a server lost in the middle of a read or write (a document is replaced whole, never
+  half-written).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import re
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -29,55 +30,30 @@ from jobflow import JobStore
 from maggma.core import Store, StoreError
 from maggma.stores import MongoStore, MontyStore
 from pymatgen.core import Structure
-from pymongo.errors import ConfigurationError, ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
 from betenet.settings import BetenetSettings, get_settings
+from betenet.store.connection import (
+    CLIENT_TIMEOUTS,
+    StoreUnavailableError,
+    check_uri,
+    create_embedded_folder,
+    database_name,
+    embedded_store_path,
+    ping_server,
+    redacted_uri,
+    server_error,
+)
 from betenet.store.documents import ElectronPhononDoc, as_utc, structure_fingerprint
 
 DOCS_COLLECTION = "electron_phonon"
 JOBS_COLLECTION = "jobs"
 OUTPUTS_COLLECTION = "job_outputs"
 DOC_KEY = "calc_id"
-# A server that does not answer within this fails the command: long enough for a loaded server or a slow
-# network's first connection, short enough that a wrong URI is reported in seconds rather than pymongo's 30 s.
-SERVER_TIMEOUT_MS = 3000
 # A duplicate-key error on an upsert means another writer inserted the same calc_id first (or holds a newer
 # version): read again and decide again. Each retry follows a write that succeeded elsewhere, so few suffice.
 DUPLICATE_KEY_RETRIES = 5
 T = TypeVar("T")
-
-
-class StoreUnavailableError(Exception):
-    """The configured store cannot be reached, opened or written; the message names it and what to check."""
-
-
-def redacted_uri(uri: str) -> str:
-    """The URI without its user:password (for messages and manifests)."""
-    url = urlparse(uri)
-    if url.hostname is None or "@" not in url.netloc:
-        return uri
-    return url._replace(netloc=url.netloc.rsplit("@", 1)[1]).geturl()
-
-
-def _first_line(err: BaseException) -> str:
-    """pymongo's message without the topology dump it appends ('…, Timeout: 3.0s, Topology Description: …')."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return re.split(r" \(configured timeouts|, Timeout: ", text)[0]
-
-
-def server_error(store: Store, err: PyMongoError, doing: str) -> StoreUnavailableError:
-    """One line for a failed server operation: which server, what happened, what to check."""
-    uri = redacted_uri(getattr(store, "uri", None) or store.name)
-    where = f"the MongoDB server {uri} (database {getattr(store, 'database', '?')})"
-    if isinstance(err, ConfigurationError):
-        return StoreUnavailableError(f"{uri} is not a usable MongoDB URI "
-                                     f"({_first_line(err)}): give --store / BETENET_STORE_URI as mongodb://host:port/database")
-    if isinstance(err, ConnectionFailure):
-        return StoreUnavailableError(f"cannot reach {where} while {doing} (within {SERVER_TIMEOUT_MS / 1000:g} s: "
-                                     f"{_first_line(err)}): check that the server runs and that --store / "
-                                     "BETENET_STORE_URI names its host and port")
-    return StoreUnavailableError(f"{where} refused {doing}: {_first_line(err)}; check the user, password and "
-                                 "database in --store / BETENET_STORE_URI")
 
 
 class CheckedMongoStore(MongoStore):
@@ -88,12 +64,14 @@ class CheckedMongoStore(MongoStore):
             return
         try:
             super().connect(force_reset)
-            self._coll.database.client.admin.command("ping")
+            ping_server(self._coll.database.client, self.uri, self.database)
             self._on_connect()
-        except PyMongoError as err:
+        except (PyMongoError, StoreUnavailableError) as err:
             if self._coll is not None:
                 self.close()
-            raise server_error(self, err, "connecting") from err
+            if isinstance(err, StoreUnavailableError):
+                raise
+            raise server_error(self.uri, self.database, err, "connecting") from err
 
     def _on_connect(self) -> None:
         """What a subclass must hold true on every connection."""
@@ -111,17 +89,7 @@ class DocumentMongoStore(CheckedMongoStore):
             raise StoreUnavailableError(
                 f"collection {self.collection_name} of {redacted_uri(self.uri or self.name)} holds several documents "
                 f"with the same {self.key}, so the unique index cannot be created: keep the newest of each "
-                f"({_first_line(err)})") from err
-
-
-def embedded_store_path(settings: BetenetSettings) -> Path:
-    return (Path(settings.home) / "store").resolve()
-
-
-def _database_name(settings: BetenetSettings) -> str:
-    """The URI's path names the database when it has one (mongodb://host/db), else settings.database."""
-    path = urlparse(settings.store_uri or "").path.strip("/")
-    return path or settings.database
+                f"({str(err).splitlines()[0]})") from err
 
 
 def describe_store(settings: BetenetSettings, collection: str = DOCS_COLLECTION) -> str:
@@ -135,19 +103,11 @@ def describe_store(settings: BetenetSettings, collection: str = DOCS_COLLECTION)
 def make_store(collection: str, settings: BetenetSettings, key: str, unique_key: bool = False) -> Store:
     """A maggma Store on the configured server or the embedded store; `unique_key`: one document per key."""
     if settings.store_uri:
-        if not settings.store_uri.startswith(("mongodb://", "mongodb+srv://")):  # pymongo would take it as a host
-            raise StoreUnavailableError(f"{redacted_uri(settings.store_uri)} is not a usable MongoDB URI (no "
-                                        "mongodb:// scheme): give --store / BETENET_STORE_URI as mongodb://host:port/database")
+        check_uri(settings.store_uri)
         kind = DocumentMongoStore if unique_key else CheckedMongoStore
-        timeouts = {"serverSelectionTimeoutMS": SERVER_TIMEOUT_MS, "connectTimeoutMS": SERVER_TIMEOUT_MS}
-        return kind.from_uri(settings.store_uri, collection_name=collection, database=_database_name(settings),
-                             key=key, mongoclient_kwargs=timeouts)
-    path = embedded_store_path(settings)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise StoreUnavailableError(f"cannot create the embedded store at {path} ({err.strerror}): give --home / "
-                                    "BETENET_HOME a folder you can write, or --store a MongoDB server") from err
+        return kind.from_uri(settings.store_uri, collection_name=collection, database=database_name(settings),
+                             key=key, mongoclient_kwargs=dict(CLIENT_TIMEOUTS))
+    path = create_embedded_folder(settings)
     return MontyStore(
         collection, database_path=str(path), database_name=settings.database, storage="sqlite", key=key
     )
@@ -184,21 +144,7 @@ def with_connection(store: Store, use: Callable[[Store], T]) -> T:
             finally:
                 store.close()
     except ConnectionFailure as err:
-        raise server_error(store, err, "reading or writing") from err
-
-
-def check_store(settings: BetenetSettings) -> None:
-    """Open and close the document store now: StoreUnavailableError (one line) when it cannot be used."""
-    store = get_store(settings)
-    try:
-        store.connect()  # a server store raises StoreUnavailableError itself
-        try:
-            store.count()
-        finally:
-            store.close()
-    except (OSError, sqlite3.Error) as err:  # the embedded store's sqlite file
-        raise StoreUnavailableError(f"cannot open the embedded store {store.name}: {_first_line(err)}; check "
-                                    "--home / BETENET_HOME, or give --store a MongoDB server") from err
+        raise server_error(store.name, getattr(store, "database", "?"), err, "reading or writing") from err
 
 
 def _stored_ms(value: datetime) -> datetime:

@@ -11,6 +11,7 @@ from betenet.cli.options import (
     AllowFlag,
     StoreChoice,
     check_flags,
+    checks_store,
     document_filters,
     parse_list,
     report_left_out,
@@ -22,6 +23,7 @@ from betenet.cli.options import (
 
 
 @user_errors
+@checks_store(lambda options: options["jarvis"] is None)
 @document_filters
 @split_options
 @store_options

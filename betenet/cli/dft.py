@@ -16,6 +16,7 @@ from betenet.cli.options import (
     InputError,
     StoreChoice,
     WorkflowSet,
+    checks_store,
     fail,
     parse_key_values,
     store_options,
@@ -92,6 +93,7 @@ def prepare(structure_files: list[Path], preset: str, overrides: dict, check_bin
 
 
 @user_errors
+@checks_store()
 @store_options
 def run_command(
     store: StoreChoice,
@@ -137,6 +139,8 @@ def _summary(label: str, doc) -> str:
 
 
 @user_errors
+# jobflow-remote writes to its project's store, not to ours: nothing of ours to check
+@checks_store(lambda options: options["engine"] == "fireworks")
 @store_options
 def submit_command(
     store: StoreChoice,
@@ -154,8 +158,7 @@ def submit_command(
 
     if engine not in ENGINES:
         fail(f"Invalid engine={engine!r}, use one of {ENGINES}")
-    # jobflow-remote writes to its project's store, not to ours: nothing of ours to check
-    with store_settings(store, check=engine == "fireworks") as settings:
+    with store_settings(store) as settings:
         try:
             # the programs run on the workers, not necessarily here: no binary check
             maker, items = prepare(structures, preset, workflow_overrides(set_, converge), check_binaries=False,

@@ -26,6 +26,7 @@ from betenet.cli.options import (
     VariantName,
     check_flags,
     check_variant_option,
+    checks_store,
     document_filters,
     parse_key_values,
     parse_list,
@@ -48,6 +49,7 @@ Save = typer.Option(True, help="Write the predictions to the store's 'prediction
 
 
 @user_errors
+@checks_store(lambda options: options["dataset"] is None)
 @document_filters
 @split_options
 @store_options
@@ -70,25 +72,25 @@ def train_ensemble_command(
 ) -> None:
     """Train a bootstrap ensemble on a dataset directory, or on the store's documents (same filters as
     build-dataset; the dataset is written to OUT/dataset and its content hash recorded)."""
-    with store_settings(store, check=dataset is None) as settings:  # the store first: a wrong URI is told before torch loads
-        from betenet.model.training_request import TrainingRequest, dataset_from_store, train_from_dataset
-        from betenet.model.variants import get_variant
+    from betenet.model.training_request import TrainingRequest, dataset_from_store, train_from_dataset
+    from betenet.model.variants import get_variant
 
-        check_variant_option(variant)
-        request = TrainingRequest(
-            variant=variant, n_members=members, seed=seed, max_epochs=max_epochs,
-            splits=None if splits == "all" else tuple(parse_list(splits)), workers=workers, threads=threads,
-            dtype=dtype, network=parse_key_values(network, "--network"),
-        )
-        if dataset is None:
+    check_variant_option(variant)
+    request = TrainingRequest(
+        variant=variant, n_members=members, seed=seed, max_epochs=max_epochs,
+        splits=None if splits == "all" else tuple(parse_list(splits)), workers=workers, threads=threads,
+        dtype=dtype, network=parse_key_values(network, "--network"),
+    )
+    if dataset is None:
+        with store_settings(store) as settings:
             data = dataset_from_store(settings, out, query, split, get_variant(variant).required_features,
                                       check_flags(allow_flag))
-            report_left_out(data.manifest.query.get("left_out_by_flag") or {})
-            typer.echo(f"dataset {data.directory}: {len(data)} records from the store, {data.content_hash}")
-        else:
-            from betenet.dataset.format import read_dataset
+        report_left_out(data.manifest.query.get("left_out_by_flag") or {})
+        typer.echo(f"dataset {data.directory}: {len(data)} records from the store, {data.content_hash}")
+    else:
+        from betenet.dataset.format import read_dataset
 
-            data = read_dataset(dataset)
+        data = read_dataset(dataset)
     start = time.perf_counter()
     ensemble = train_from_dataset(data, out, request)
     summary = json.loads((Path(out) / "metrics.json").read_text())
@@ -135,6 +137,7 @@ def _report_rejected(rejected) -> None:
 
 
 @user_errors
+@checks_store()
 @store_options
 def predict_command(
     store: StoreChoice,
@@ -150,9 +153,9 @@ def predict_command(
     from betenet.screening.campaign import load_ensemble, match_store_documents, run_and_report
     from betenet.screening.inputs import read_structure_files
 
-    with store_settings(store) as settings:  # the store first: a wrong URI is told before the ensemble loads
-        ens = load_ensemble(ensemble)
-        candidates, rejected = read_structure_files(structures)
+    ens = load_ensemble(ensemble)
+    candidates, rejected = read_structure_files(structures)
+    with store_settings(store) as settings:
         match_store_documents(candidates, settings)
         result = run_and_report(ens, candidates, rejected, settings, out=out, mu_star=mu_star, save=save,
                                 plots="all")
@@ -163,6 +166,7 @@ def predict_command(
 
 
 @user_errors
+@checks_store()
 @document_filters
 @store_options
 def screen_command(
@@ -188,10 +192,10 @@ def screen_command(
     from betenet.screening.predictions import check_tc_method
 
     check_tc_method(tc_method)
-    with store_settings(store) as settings:  # the store first: a wrong URI is told before the ensemble loads
-        t0 = time.perf_counter()
-        ens = campaign.load_ensemble(ensemble)
-        load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ens = campaign.load_ensemble(ensemble)
+    load_s = time.perf_counter() - t0
+    with store_settings(store) as settings:
         if source:
             candidates, rejected = campaign.candidates_from_paths(source, split)
         else:

@@ -33,7 +33,7 @@ def fail(message: str) -> None:
 def _user_error_types() -> tuple[type[BaseException], ...]:
     """Errors a user can fix: shown as one line (exit code 2) instead of a traceback."""
     from betenet.model.errors import ModelError
-    from betenet.store.stores import StoreUnavailableError
+    from betenet.store.connection import StoreUnavailableError
 
     return ValueError, LookupError, FileExistsError, FileNotFoundError, InputError, ModelError, StoreUnavailableError
 
@@ -97,16 +97,34 @@ store_options = option_block("store", {
 }, StoreChoice)
 
 
-@contextlib.contextmanager
-def store_settings(choice: StoreChoice, check: bool = True) -> Iterator[BetenetSettings]:
-    """Settings with the command's store options applied; with `check`, the store is opened first, so an
-    unreachable or misconfigured one stops the command before any work (StoreUnavailableError, one line)."""
-    from betenet.store.stores import check_store
+def checks_store(needed: Callable[[dict], bool] = lambda options: True):
+    """Decorator, outermost but for `user_errors`: before the option blocks build their values and before
+    the command imports anything heavy, open the store its --store/--home/--database (or the settings) name,
+    so an unreachable or misconfigured one is told in seconds, in one line (StoreUnavailableError).
+    `needed(options)`: whether these options use the store at all (e.g. not with --jarvis)."""
 
+    def decorate(command):
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            if needed(kwargs):
+                from betenet.store.connection import check_store
+
+                overrides = {name: kwargs[name] for name in ("store_uri", "home", "database")
+                             if kwargs.get(name) is not None}
+                with override_settings(**overrides) as settings:
+                    check_store(settings)
+            return command(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@contextlib.contextmanager
+def store_settings(choice: StoreChoice) -> Iterator[BetenetSettings]:
+    """Settings with the command's store options applied."""
     overrides = {k: v for k, v in vars(choice).items() if v is not None}
     with override_settings(**overrides) as settings:
-        if check:
-            check_store(settings)
         yield settings
 
 

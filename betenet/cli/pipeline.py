@@ -27,6 +27,7 @@ from betenet.cli.options import (
     WorkflowSet,
     check_flags,
     check_variant_option,
+    checks_store,
     parse_key_values,
     store_options,
     store_settings,
@@ -81,6 +82,7 @@ def _material_row(doc, origin: str, source: str) -> dict:
 
 
 @user_errors
+@checks_store()
 @store_options
 def pipeline_command(
     store: StoreChoice,
@@ -104,11 +106,10 @@ def pipeline_command(
     """Main job: DFT for new structures → dataset → bootstrap ensemble → evaluation and screening."""
     from rich.console import Console
 
+    from betenet.model.training_request import TrainingRequest
     console = Console(stderr=True)
     report = PipelineReport()
-    with store_settings(store) as settings:  # the store first: a wrong URI is told before torch loads
-        from betenet.model.training_request import TrainingRequest
-
+    with store_settings(store) as settings:
         out = Path(settings.home) / "pipeline"
         out.mkdir(parents=True, exist_ok=True)
         try:
