@@ -18,7 +18,9 @@ a `DatasetRecord` and writes the directory with `betenet.dataset.format.write_da
 
 Extra record fields: ``calc_id``, ``method``, ``status``, ``created_at``, ``mu_star``,
 ``smearing_Ry``, ``tc_eliashberg_reason``, ``dft``. The manifest's ``query`` holds the filters, the Mongo criteria, the split
-rule and the store it came from, so `train-ensemble` can re-run exactly the same query.
+rule and the store it came from, so `train-ensemble` can re-run exactly the same query; its ``protocol`` holds
+every preset, QE version and pseudopotential file that went in and the label sources (`dataset/protocol.py`:
+documents of different protocols are refused unless `allow_mixed`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from maggma.core import Store
 from pymatgen.core import Structure
 
 from betenet.dataset.format import Dataset, DatasetRecord, write_dataset
+from betenet.dataset.protocol import check_single_protocol, protocol_summary
 from betenet.dataset.query import NoMatchingDocumentsError, StoreQuery
 from betenet.physics import MODEL_GRID_MEV, allen_dynes_tc, model_grid_moments, to_model_grid
 from betenet.store.documents import EliashbergData, ElectronPhononDoc, PhononDosData, structure_fingerprint
@@ -122,9 +125,11 @@ def build_dataset(
     overwrite: bool = False,
     source: str | None = None,
     allow_flags: Iterable[str] = (),
+    allow_mixed: bool = False,
 ) -> BuildResult:
-    """Query `store`, leave out documents with a quality flag not in `allow_flags`, convert each document,
-    write the dataset directory (atomically)."""
+    """Query `store`, leave out documents with a quality flag not in `allow_flags`, refuse documents of
+    different protocols unless `allow_mixed` (MixedProtocolError), convert each document, write the dataset
+    directory (atomically)."""
     require = tuple(require)
     unknown = set(require) - set(FEATURES)
     if unknown:
@@ -135,6 +140,8 @@ def build_dataset(
         raise DatasetBuildError(
             f"all {len(matched)} matching documents carry quality flags ({', '.join(left_out)}); keep them with "
             "--allow-flag NAME (see betenet.workflows.quality.FLAGS for what each means)")
+    if not allow_mixed:
+        check_single_protocol(docs)
     keys = {doc.calc_id: structure_key(doc) for doc in docs}
     assigned = split.assign(keys.values())
     records, structures = [], {}
@@ -153,7 +160,8 @@ def build_dataset(
     manifest_query = {"filters": query.to_json(), "criteria": _jsonable(query.criteria()),
                       "split": split.to_json(), "require": list(require), "store": source,
                       "allow_flags": sorted(set(allow_flags)),
-                      "left_out_by_flag": {flag: len(ids) for flag, ids in left_out.items()}}
+                      "left_out_by_flag": {flag: len(ids) for flag, ids in left_out.items()},
+                      "allow_mixed": allow_mixed, "protocol": protocol_summary(docs)}
     dataset = write_dataset(directory, records, structures, source=source or "betenet store",
                             query=manifest_query, overwrite=overwrite)
     return BuildResult(dataset=dataset, n_matched=len(matched), unmatched_split=unmatched, left_out_by_flag=left_out)

@@ -9,6 +9,7 @@ import typer
 
 from betenet.cli.options import (
     AllowFlag,
+    AllowMixed,
     StoreChoice,
     check_flags,
     checks_store,
@@ -37,6 +38,7 @@ def build_dataset_command(
         None, help="Import this JARVIS supercon .jsonl (moment labels, no α²F) instead of querying the store."),
     overwrite: bool = typer.Option(False, help="Replace an existing dataset directory."),
     allow_flag: list[str] = AllowFlag,
+    allow_mixed: bool = AllowMixed,
 ) -> None:
     """Export documents from the store (or a JARVIS file) as a versioned dataset directory."""
     if jarvis is not None:
@@ -48,7 +50,7 @@ def build_dataset_command(
     with store_settings(store) as settings:
         result = build_dataset(get_store(settings), out, query, split=split, require=parse_list(require),
                                overwrite=overwrite, source=describe_store(settings, DOCS_COLLECTION),
-                               allow_flags=check_flags(allow_flag))
+                               allow_flags=check_flags(allow_flag), allow_mixed=allow_mixed)
     manifest = result.dataset.manifest
     typer.echo(f"{out}: {manifest.counts['records']} records from {result.n_matched} matching documents; "
                f"splits {manifest.counts['splits']}; {manifest.content_hash}")

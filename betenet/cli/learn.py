@@ -21,6 +21,7 @@ import typer
 
 from betenet.cli.options import (
     AllowFlag,
+    AllowMixed,
     Network,
     StoreChoice,
     VariantName,
@@ -69,6 +70,7 @@ def train_ensemble_command(
     dtype: str = typer.Option("float32", help="float32 / float64."),
     network: list[str] = Network,
     allow_flag: list[str] = AllowFlag,
+    allow_mixed: bool = AllowMixed,
 ) -> None:
     """Train a bootstrap ensemble on a dataset directory, or on the store's documents (same filters as
     build-dataset; the dataset is written to OUT/dataset and its content hash recorded)."""
@@ -84,7 +86,7 @@ def train_ensemble_command(
     if dataset is None:
         with store_settings(store) as settings:
             data = dataset_from_store(settings, out, query, split, get_variant(variant).required_features,
-                                      check_flags(allow_flag))
+                                      check_flags(allow_flag), allow_mixed)
         report_left_out(data.manifest.query.get("left_out_by_flag") or {})
         typer.echo(f"dataset {data.directory}: {len(data)} records from the store, {data.content_hash}")
     else:

@@ -222,6 +222,12 @@ AllowFlag = typer.Option([], "--allow-flag", help="Keep documents carrying this 
                          "default every flagged document is left out, and the count said.")
 
 
+# Whether a dataset may mix protocols (build-dataset, train-ensemble from the store, pipeline).
+AllowMixed = typer.Option(False, "--allow-mixed", help="Keep documents of different protocols (preset, QE version, "
+                          "pseudopotential files) in one dataset; the manifest records each. Default: refused, "
+                          "naming the documents.")
+
+
 def check_flags(names: list[str]) -> tuple[str, ...]:
     from betenet.workflows.quality import FLAGS
 
