@@ -108,7 +108,7 @@ def make_store(collection: str, settings: BetenetSettings, key: str, unique_key:
         return kind.from_uri(settings.store_uri, collection_name=collection, database=database_name(settings),
                              key=key, mongoclient_kwargs=dict(CLIENT_TIMEOUTS))
     path = create_embedded_folder(settings)
-    return MontyStore(
+    return EmbeddedStore(
         collection, database_path=str(path), database_name=settings.database, storage="sqlite", key=key
     )
 
@@ -127,22 +127,27 @@ def get_job_store(settings: BetenetSettings | None = None) -> JobStore:
     )
 
 
-def with_connection(store: Store, use: Callable[[Store], T]) -> T:
-    """`use(store)`; a Store not yet connected is connected for the call and closed after.
+def _is_connected(store: Store) -> bool:
+    try:
+        store._collection  # maggma's Mongo-like stores raise StoreError here until connected
+    except StoreError:
+        return False
+    return True
 
-    maggma raises StoreError from an unconnected Store before it reads or writes anything, so the
-    call simply runs again once connected; a Store the caller connected stays open. A server lost on the
-    way is a StoreUnavailableError.
+
+def with_connection(store: Store, use: Callable[[Store], T]) -> T:
+    """`use(store)`; a Store not yet connected is connected for the call and closed after (once for all the
+    nested calls `use` makes with it); a Store the caller connected stays open. A server lost on the way is
+    a StoreUnavailableError.
     """
     try:
+        if _is_connected(store):
+            return use(store)
+        store.connect()
         try:
             return use(store)
-        except StoreError:
-            store.connect()
-            try:
-                return use(store)
-            finally:
-                store.close()
+        finally:
+            store.close()
     except ConnectionFailure as err:
         raise server_error(store.name, getattr(store, "database", "?"), err, "reading or writing") from err
 
@@ -154,15 +159,24 @@ def _stored_ms(value: datetime) -> datetime:
 
 
 @contextlib.contextmanager
-def _embedded_write_lock(store: MontyStore):
-    """One writer at a time on an embedded collection (across processes): montydb has no unique index."""
-    lock = Path(store.database_path) / f"{store.database_name}.{store.collection_name}.lock"
-    with open(lock, "a") as handle:
+def _embedded_lock(database_path: str):
+    """One process at a time on an embedded store's folder where montydb needs it (see EmbeddedStore)."""
+    with open(Path(database_path) / "betenet.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class EmbeddedStore(MontyStore):
+    """MontyStore safe with several processes: montydb rewrites the folder's storage configuration on every
+    connect (a reader may see it half-written: 'Empty module name') and has no unique index, so connects
+    and document upserts hold the folder's lock."""
+
+    def connect(self, force_reset: bool = False):
+        with _embedded_lock(self.database_path):
+            super().connect(force_reset)
 
 
 def _upsert_unless_newer(connected: Store, doc: ElectronPhononDoc, guarded_by_index: bool) -> ElectronPhononDoc:
@@ -195,13 +209,17 @@ def save_document(doc: ElectronPhononDoc, store: Store | None = None) -> Electro
 
     def upsert(connected: Store) -> ElectronPhononDoc:
         if isinstance(connected, MontyStore):
-            with _embedded_write_lock(connected):
+            with _embedded_lock(connected.database_path):
                 return _upsert_unless_newer(connected, doc, guarded_by_index=False)
         for _ in range(DUPLICATE_KEY_RETRIES):
             try:
                 return _upsert_unless_newer(connected, doc, guarded_by_index=True)
             except DuplicateKeyError:
                 continue  # another writer got there first: read what it wrote and decide again
+            except ConnectionFailure as err:
+                raise server_error(connected.name, connected.database, err, f"writing document {doc.calc_id} "
+                                   "(a document is replaced whole: the stored one is its previous version or "
+                                   "this one; rerun when the server is back)") from err
         raise StoreUnavailableError(
             f"document {doc.calc_id} could not be written to {connected.name}: {DUPLICATE_KEY_RETRIES} tries in a row "
             "lost a race with other writers of the same calc_id; rerun when they are done")
