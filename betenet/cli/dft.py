@@ -41,7 +41,9 @@ def workflow_overrides(set_: list[str], converge: bool) -> dict:
 
 def read_structure(path: Path):
     """pymatgen Structure from CIF/POSCAR/...; InputError naming the file for anything unreadable."""
-    from pymatgen.core import Structure
+    from pymatgen.core import DummySpecies, Structure
+
+    from betenet.structure_files import unreadable_reason
 
     if not path.is_file():
         raise InputError(f"structure file {path} does not exist")
@@ -50,10 +52,14 @@ def read_structure(path: Path):
             warnings.simplefilter("ignore")  # pymatgen warns line by line about a broken CIF; one error is enough
             structure = Structure.from_file(path)
     except Exception as err:  # pymatgen raises many types for malformed files
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"cannot read a structure from {path}: {reason}") from err
+        raise InputError(f"cannot read a structure from {path}: {unreadable_reason(path, err)}; give a CIF or "
+                         "POSCAR file") from err
     if len(structure) == 0:
         raise InputError(f"{path} holds no atoms")
+    unknown = sorted({species.symbol for species in structure.composition if isinstance(species, DummySpecies)})
+    if unknown:
+        raise InputError(f"cannot read a structure from {path}: unknown element symbol(s) {', '.join(unknown)} (not in "
+                         "the periodic table); give a CIF or POSCAR file")
     return structure
 
 

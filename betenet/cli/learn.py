@@ -21,6 +21,7 @@ import typer
 
 from betenet.cli.options import (
     AllowFlag,
+    InputError,
     AllowMixed,
     Network,
     StoreChoice,
@@ -138,6 +139,15 @@ def _report_rejected(rejected) -> None:
         typer.echo(f"  … {len(rejected) - 10} more", err=True)
 
 
+def nothing_to_predict(candidates, rejected) -> None:
+    """One line (InputError) when no input can be predicted, before any output is written; when some can,
+    the others are listed with the results."""
+    if not candidates:
+        reasons = "; ".join(f"{r.source}: {r.reason}" for r in rejected[:5])
+        more = f"; … {len(rejected) - 5} more" if len(rejected) > 5 else ""
+        raise InputError(f"no input can be predicted — {reasons or 'no structure given'}{more}")
+
+
 @user_errors
 @checks_store()
 @store_options
@@ -157,6 +167,7 @@ def predict_command(
 
     ens = load_ensemble(ensemble)
     candidates, rejected = read_structure_files(structures)
+    nothing_to_predict(candidates, rejected)
     with store_settings(store) as settings:
         match_store_documents(candidates, settings)
         result = run_and_report(ens, candidates, rejected, settings, out=out, mu_star=mu_star, save=save,
@@ -202,6 +213,7 @@ def screen_command(
             candidates, rejected = campaign.candidates_from_paths(source, split)
         else:
             candidates, rejected = campaign.candidates_from_store(settings, query)
+        nothing_to_predict(candidates, rejected)
         read_s = time.perf_counter() - t0 - load_s
         result = campaign.run_and_report(ens, candidates, rejected, settings, out=out, mu_star=mu_star, save=save,
                                          plots="top", top=top, tc_threshold_K=tc_threshold, tc_method=tc_method,
