@@ -1,12 +1,14 @@
 """Structure → phonons from a universal interatomic potential: phonopy finite displacements.
 
     supercell      the smallest diagonal multiple of the unit cell whose every lattice vector is at least
-                   `supercell_min_length_A` (10 Å: 4×4×4 for the primitive fcc/bcc metals, 3×3×2 for MgB₂)
+                   `supercell_min_length_A` (10 Å: 4×4×4 for primitive fcc Al or bcc Nb, 3×3×3 for the alkali metals, 4×4×3 for MgB₂)
     displacement   `displacement_A` = 0.03 Å: CHGNet's forces are too coarse for phonopy's usual 0.01 Å
                    (DESIGN.md); SevenNet-0's frequencies change by < 0.1 meV between the two
     force constants phonopy's, symmetrised (translational sum rule), from its symmetry-reduced displacements
-    DOS            `phonons.dos.phonon_dos` on `dos_mesh` (matdyn's 20³ default, 200 points): the same path
-                   as q2r.x's force constants
+    DOS            `phonons.dos.phonon_dos` on `dos_mesh` (12³, 200 points: what preset `fast` gives matdyn,
+                   and so the campaign's coarse PhDOS): the same path as q2r.x's force constants; 20³ (preset
+                   `production`) costs 4–6× the tetrahedron time (≈ 4 s for one atom) and changes the 51 bins
+                   by 0.6–1.6 % (L1; SevenNet-0 Al, Nb, Pb)
     lowest mode    on `lowest_mesh` (16³) and its q-point
 
 The unit cell is used as given (no primitive search), so the per-site rows follow the structure's sites.
@@ -41,7 +43,7 @@ class PhononSettings:
     potential: str = DEFAULT_POTENTIAL
     supercell_min_length_A: float = 10.0
     displacement_A: float = 0.03
-    dos_mesh: Grid = (20, 20, 20)
+    dos_mesh: Grid = (12, 12, 12)
     dos_points: int = 200
     lowest_mesh: Grid = (16, 16, 16)
 
@@ -139,7 +141,7 @@ class MlipPhononCalculator:
         unit_cell = PhonopyAtoms(symbols=atoms.get_chemical_symbols(), cell=np.asarray(atoms.cell[:]),
                                  scaled_positions=atoms.get_scaled_positions(wrap=True))
         supercell = supercell_for(atoms.cell.lengths(), self.settings.supercell_min_length_A)
-        phonon = Phonopy(unit_cell, supercell_matrix=np.diag(supercell), primitive_matrix=None)
+        phonon = Phonopy(unit_cell, supercell_matrix=np.diag(supercell), primitive_matrix="P")  # the cell as given: rows follow its sites
         phonon.generate_displacements(distance=self.settings.displacement_A)
         forces = []
         for displaced in phonon.supercells_with_displacements:

@@ -33,8 +33,9 @@ def fail(message: str) -> None:
 def _user_error_types() -> tuple[type[BaseException], ...]:
     """Errors a user can fix: shown as one line (exit code 2) instead of a traceback."""
     from betenet.model.errors import ModelError
+    from betenet.phonons.potentials import MissingPotentialError
 
-    return ValueError, LookupError, FileExistsError, FileNotFoundError, InputError, ModelError
+    return ValueError, LookupError, FileExistsError, FileNotFoundError, InputError, ModelError, MissingPotentialError
 
 
 def user_errors(command):
@@ -221,7 +222,8 @@ WorkflowSet = typer.Option([], "--set", help="Workflow option KEY=VALUE (JSON va
 # Model options (train-ensemble, pipeline).
 Network = typer.Option([], "--network", help="Network option KEY=VALUE (JSON), e.g. mul=8; repeatable (default: "
                        "the seed's architecture).")
-VariantName = typer.Option("CSO", "--variant", help="CSO (structure only) / CPD (+ coarse site PhDOS) / FPD (+ fine).")
+VariantName = typer.Option("CSO", "--variant", help="CSO (structure only) / CPD (+ coarse site PhDOS) / FPD (+ fine) / "
+                           "MPD (+ site PhDOS of an interatomic potential, for any structure).")
 
 
 def check_variant_option(variant: str) -> str:
