@@ -144,7 +144,9 @@ def build_dataset(
             "--allow-flag NAME (see betenet.workflows.quality.FLAGS for what each means)")
     if mlip is None and "mpd" in require:
         mlip = MlipPhononCalculator()
-    potential_phonons = mlip.phonons_of_all([d.structure for d in docs]) if mlip else [None] * len(docs)
+    potential_phonons = (mlip.phonons_of_all([d.structure for d in docs], [f"document {d.calc_id} ({d.formula_pretty})"
+                                                                           for d in docs])
+                         if mlip else [None] * len(docs))
     keys = {doc.calc_id: structure_key(doc) for doc in docs}
     assigned = split.assign(keys.values())
     records, structures = [], {}

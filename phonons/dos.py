@@ -41,6 +41,10 @@ def phonon_dos(phonon, mesh: Grid, n_points: int = MATDYN_NDOS) -> PhononDosData
     """Total and per-site DOS of `phonon`'s force constants on a `mesh` (tetrahedra), matdyn's axis."""
     phonon.run_mesh(list(mesh), with_eigenvectors=True, is_mesh_symmetry=False, is_gamma_center=True)
     frequencies_THz = np.asarray(phonon.mesh.frequencies)
+    if not np.all(np.isfinite(frequencies_THz)) or float(frequencies_THz.max()) <= 0.0:
+        raise ValueError(f"the force constants give no phonon spectrum (highest frequency "
+                         f"{np.nanmax(frequencies_THz) * THZ_TO_MEV:.3g} meV): zero forces, e.g. from a potential whose "
+                         "cutoff is shorter than the nearest-neighbour distance (SevenNet-0's 5 Å in bcc Cs)")
     low, high = min(0.0, float(frequencies_THz.min())), float(frequencies_THz.max())
     pitch = (high - low) / (n_points - 1)
     axis = {"freq_min": low, "freq_max": high, "freq_pitch": pitch, "use_tetrahedron_method": True}

@@ -122,15 +122,21 @@ class MlipPhononCalculator:
         partial.replace(path)
         return result
 
-    def phonons_of_all(self, structures, *, progress: bool = True, label: str = "MLIP phonons") -> list[MlipPhonons]:
-        """`phonons` for each structure, with a progress bar on the terminal for batches."""
-        structures = list(structures)
-        if not progress or len(structures) < 2:
-            return [self.phonons(s) for s in structures]
+    def phonons_of_all(self, structures, names: list[str], *, progress: bool = True) -> list[MlipPhonons]:
+        """`phonons` for each structure, with a progress bar on the terminal for batches; a structure the
+        potential gives no phonons for is a ValueError naming it (`names`, one per structure)."""
         from rich.progress import track
 
-        return [self.phonons(s) for s in track(structures, description=f"{label} ({self.settings.potential})",
-                                                transient=True)]
+        structures = list(structures)
+        results = []
+        for structure, name in track(zip(structures, names), total=len(structures), transient=True,
+                                     description=f"phonons from {self.settings.potential}",
+                                     disable=not progress or len(structures) < 2):
+            try:
+                results.append(self.phonons(structure))
+            except ValueError as err:
+                raise ValueError(f"{name}: {self.settings.potential}: {err}") from err
+        return results
 
     def phonopy_object(self, atoms):
         """The Phonopy object holding the potential's force constants for `atoms` (not cached)."""
