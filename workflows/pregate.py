@@ -17,9 +17,14 @@ from betenet.phonons.mlip import MlipPhononCalculator, PhononSettings
 from betenet.store.documents import MlipPregateData
 
 
-def pregate_finding(structure: Structure, potential: str, threshold_meV: float) -> MlipPregateData:
-    """The potential's lowest phonon frequency of `structure` and where (cached per structure)."""
-    phonons = MlipPhononCalculator(PhononSettings(potential=potential)).phonons(structure)
+def pregate_finding(structure: Structure, potential: str, threshold_meV: float,
+                    calculator: MlipPhononCalculator | None = None) -> MlipPregateData:
+    """The potential's lowest phonon frequency of `structure` and where (cached per structure); `calculator`:
+    one already loaded (a batch), whose potential must be `potential`."""
+    calculator = calculator or MlipPhononCalculator(PhononSettings(potential=potential))
+    if calculator.settings.potential != potential:
+        raise ValueError(f"calculator of {calculator.settings.potential!r} given for the potential {potential!r}")
+    phonons = calculator.phonons(structure)
     low = phonons.lowest
     return MlipPregateData(
         potential=phonons.potential, potential_version=phonons.potential_version,

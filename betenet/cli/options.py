@@ -161,7 +161,7 @@ def _query(status: str, include_unstable: bool, method: str | None, elements: st
 # Document filters (build-dataset, train-ensemble from the store, screen from the store): the command gets
 # `query`, a StoreQuery.
 document_filters = option_block("query", {
-    "status": (str, typer.Option("ok", help="Document status: ok / unstable / unresolved / unsupported / failed / any.")),
+    "status": (str, typer.Option("ok", help="Document status: ok / unstable / unresolved / unsupported / failed / skipped / any.")),
     "include_unstable": (bool, typer.Option(False, help="Also dynamically unstable materials (default: stable "
                                             "only).")),
     "method": (Optional[str], typer.Option(None, help="Only documents of this α²F route: dfpt / epw.")),
