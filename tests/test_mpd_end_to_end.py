@@ -21,7 +21,7 @@ from betenet.cli import app
 from betenet.dataset.build import site_phdos_rows
 from betenet.dataset.format import read_dataset
 from betenet.model.ensemble import Ensemble
-from betenet.phonons.mlip import MlipPhononCalculator
+from betenet.phonons.mlip import MlipPhononCalculator, PhononSettings
 from betenet.physics import MODEL_GRID_MEV
 from betenet.settings import override_settings
 from betenet.store.stores import get_store, save_document
@@ -60,14 +60,17 @@ def test_mpd_dataset_train_predict_screen(campaign_store, tmp_path):
     home, docs = campaign_store
     store = ["--home", home]
 
-    out = _invoke("build-dataset", tmp_path / "ds", "--require", "a2f,mpd", "--test-fraction", "0", *store)
+    # SevenNet-0 rather than the default (l3i5, twice the cost): the ensemble must carry the potential the
+    # dataset used to predict time, not fall back on the default
+    out = _invoke("build-dataset", tmp_path / "ds", "--require", "a2f,mpd", "--potential", "sevennet-0",
+                  "--test-fraction", "0", *store)
     assert "mpd: site PhDOS of sevennet-0 (sevenn " in out
     dataset = read_dataset(tmp_path / "ds")
     assert {r.id for r in dataset} == set(docs) and dataset.manifest.counts["with_mpd"] == len(docs)
     mlip = dataset.manifest.query["mlip"]
     assert mlip["potential"] == "sevennet-0" and mlip["settings"]["displacement_A"] == 0.03
     with override_settings(home=home):
-        calculator = MlipPhononCalculator()
+        calculator = MlipPhononCalculator(PhononSettings(potential="sevennet-0"))
     for record in dataset:
         doc = docs[record.id]
         assert record.extra["mpd_potential"] == f"sevennet-0 ({mlip['version']})"

@@ -50,7 +50,7 @@ def test_q2r_force_constants_reproduce_the_stored_dft_coarse_phdos(campaign, fix
 
 @pytest.fixture(scope="module")
 def sevennet(tmp_path_factory):
-    return MlipPhononCalculator(PhononSettings(supercell_min_length_A=8.0),
+    return MlipPhononCalculator(PhononSettings(potential="sevennet-0", supercell_min_length_A=8.0),
                                 cache_dir=tmp_path_factory.mktemp("mlip-cache"))
 
 
@@ -90,6 +90,6 @@ def test_results_are_cached_per_structure_and_settings(sevennet, tmp_path):
     again = sevennet.phonons(_cscl())
     assert again.dos == first.dos and again.wall_s == first.wall_s  # read back, not recomputed
     assert sevennet.cache_path(_cscl(a_A=3.9)) != sevennet.cache_path(_cscl())
-    wider = MlipPhononCalculator(PhononSettings(supercell_min_length_A=8.0, displacement_A=0.01),
+    wider = MlipPhononCalculator(PhononSettings(potential="sevennet-0", supercell_min_length_A=8.0, displacement_A=0.01),
                                  cache_dir=sevennet.cache_dir)
     assert wider.cache_path(_cscl()) != sevennet.cache_path(_cscl())

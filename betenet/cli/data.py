@@ -33,7 +33,7 @@ def build_dataset_command(
     require: str = typer.Option("a2f", help="Comma list of features every record must have (a2f, cpd, fpd, mpd: "
                                 "the site PhDOS of --potential, computed for every record)."),
     potential: Optional[str] = typer.Option(None, help="Interatomic potential for the mpd rows (sevennet-0, "
-                                            "sevennet-l3i5, chgnet-0.3.0); default sevennet-0 when mpd is required."),
+                                            "sevennet-l3i5, chgnet-0.3.0); default sevennet-l3i5 when mpd is required."),
     jarvis: Optional[Path] = typer.Option(
         None, help="Import this JARVIS supercon .jsonl (moment labels, no α²F) instead of querying the store."),
     overwrite: bool = typer.Option(False, help="Replace an existing dataset directory."),
