@@ -84,7 +84,7 @@ def test_a_rotated_permuted_cell_gives_the_same_site_dos(sevennet):
     assert other.lowest.frequency_meV == pytest.approx(reference.lowest.frequency_meV, abs=0.05)
 
 
-def test_results_are_cached_per_structure_and_settings(sevennet, tmp_path):
+def test_results_are_cached_per_structure_and_settings(sevennet):
     first = sevennet.phonons(_cscl())
     assert sevennet.cache_path(_cscl()).is_file()
     again = sevennet.phonons(_cscl())
