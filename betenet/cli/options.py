@@ -33,9 +33,11 @@ def fail(message: str) -> None:
 def _user_error_types() -> tuple[type[BaseException], ...]:
     """Errors a user can fix: shown as one line (exit code 2) instead of a traceback."""
     from betenet.model.errors import ModelError
+    from betenet.phonons.potentials import MissingPotentialError
     from betenet.store.connection import StoreUnavailableError
 
-    return ValueError, LookupError, FileExistsError, FileNotFoundError, InputError, ModelError, StoreUnavailableError
+    return (ValueError, LookupError, FileExistsError, FileNotFoundError, InputError, ModelError, MissingPotentialError,
+            StoreUnavailableError)
 
 
 def user_errors(command):
@@ -184,7 +186,7 @@ def _query(status: str, include_unstable: bool, method: str | None, elements: st
 # Document filters (build-dataset, train-ensemble from the store, screen from the store): the command gets
 # `query`, a StoreQuery.
 document_filters = option_block("query", {
-    "status": (str, typer.Option("ok", help="Document status: ok / unstable / unresolved / unsupported / failed / any.")),
+    "status": (str, typer.Option("ok", help="Document status: ok / unstable / unresolved / unsupported / failed / skipped / any.")),
     "include_unstable": (bool, typer.Option(False, help="Also dynamically unstable materials (default: stable "
                                             "only).")),
     "method": (Optional[str], typer.Option(None, help="Only documents of this α²F route: dfpt / epw.")),
@@ -251,7 +253,8 @@ WorkflowSet = typer.Option([], "--set", help="Workflow option KEY=VALUE (JSON va
 # Model options (train-ensemble, pipeline).
 Network = typer.Option([], "--network", help="Network option KEY=VALUE (JSON), e.g. mul=8; repeatable (default: "
                        "the seed's architecture).")
-VariantName = typer.Option("CSO", "--variant", help="CSO (structure only) / CPD (+ coarse site PhDOS) / FPD (+ fine).")
+VariantName = typer.Option("CSO", "--variant", help="CSO (structure only) / CPD (+ coarse site PhDOS) / FPD (+ fine) / "
+                           "MPD (+ site PhDOS of an interatomic potential, for any structure).")
 
 
 def check_variant_option(variant: str) -> str:
