@@ -127,6 +127,11 @@ class Ensemble:
         return "ens-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @property
+    def mlip(self) -> dict | None:
+        """The potential and phonon settings an MPD ensemble's features came from (None otherwise)."""
+        return (self.config.get("dataset") or {}).get("mlip")
+
+    @property
     def dataset_hash(self) -> str | None:
         """Content hash of the dataset it was trained on."""
         return (self.config.get("dataset") or {}).get("content_hash")

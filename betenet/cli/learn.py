@@ -22,13 +22,16 @@ import typer
 
 from betenet.cli.options import (
     AllowFlag,
+    InputError,
+    AllowMixed,
     Network,
     StoreChoice,
     VariantName,
     check_flags,
     check_variant_option,
-    fail,
+    checks_store,
     document_filters,
+    fail,
     parse_key_values,
     parse_list,
     report_left_out,
@@ -50,6 +53,7 @@ Save = typer.Option(True, help="Write the predictions to the store's 'prediction
 
 
 @user_errors
+@checks_store(lambda options: options["dataset"] is None or options["engine"] == "fireworks")  # its LaunchPad
 @document_filters
 @split_options
 @store_options
@@ -69,6 +73,7 @@ def train_ensemble_command(
     dtype: str = typer.Option("float32", help="float32 / float64."),
     network: list[str] = Network,
     allow_flag: list[str] = AllowFlag,
+    allow_mixed: bool = AllowMixed,
     engine: str = typer.Option("local", help="local (train here) | fireworks | jobflow-remote (one Job per "
                                "missing member; OUT and the dataset must be on a file system the workers share)."),
     project: Optional[str] = typer.Option(None, help="jobflow-remote project name (default: its current project)."),
@@ -92,7 +97,7 @@ def train_ensemble_command(
     if dataset is None:
         with store_settings(store) as settings:
             data = dataset_from_store(settings, out, query, split, get_variant(variant).required_features,
-                                      check_flags(allow_flag))
+                                      check_flags(allow_flag), allow_mixed)
         report_left_out(data.manifest.query.get("left_out_by_flag") or {})
         typer.echo(f"dataset {data.directory}: {len(data)} records from the store, {data.content_hash}")
     else:
@@ -163,7 +168,17 @@ def _report_rejected(rejected) -> None:
         typer.echo(f"  … {len(rejected) - 10} more", err=True)
 
 
+def nothing_to_predict(candidates, rejected) -> None:
+    """One line (InputError) when no input can be predicted, before any output is written; when some can,
+    the others are listed with the results."""
+    if not candidates:
+        reasons = "; ".join(f"{r.source}: {r.reason}" for r in rejected[:5])
+        more = f"; … {len(rejected) - 5} more" if len(rejected) > 5 else ""
+        raise InputError(f"no input can be predicted — {reasons or 'no structure given'}{more}")
+
+
 @user_errors
+@checks_store()
 @store_options
 def predict_command(
     store: StoreChoice,
@@ -181,6 +196,7 @@ def predict_command(
 
     ens = load_ensemble(ensemble)
     candidates, rejected = read_structure_files(structures)
+    nothing_to_predict(candidates, rejected)
     with store_settings(store) as settings:
         match_store_documents(candidates, settings)
         result = run_and_report(ens, candidates, rejected, settings, out=out, mu_star=mu_star, save=save,
@@ -192,6 +208,7 @@ def predict_command(
 
 
 @user_errors
+@checks_store()
 @document_filters
 @store_options
 def screen_command(
@@ -225,6 +242,7 @@ def screen_command(
             candidates, rejected = campaign.candidates_from_paths(source, split)
         else:
             candidates, rejected = campaign.candidates_from_store(settings, query)
+        nothing_to_predict(candidates, rejected)
         read_s = time.perf_counter() - t0 - load_s
         result = campaign.run_and_report(ens, candidates, rejected, settings, out=out, mu_star=mu_star, save=save,
                                          plots="top", top=top, tc_threshold_K=tc_threshold, tc_method=tc_method,
