@@ -16,10 +16,11 @@ main: setup
 		--documents fixtures/campaign-fast/documents.json.gz \
 		--screen fixtures/campaign-fast/structures --members 4 --max-epochs 100
 
-test: setup-dev
+# The suite in .venv, then the jobflow-remote tests in .venv-hpc (they skip in .venv: pymongo pin)
+test: setup-hpc
 	.venv/bin/python -m pytest
+	.venv-hpc/bin/python -m pytest tests/test_workflow_submit.py tests/test_model_member_jobs.py -k jobflow_remote
 
-# jobflow-remote end to end (local worker, secantusdb server) in its own environment .venv-hpc: it pins
-# pymongo < 4.11; in .venv these tests skip
+# jobflow-remote end to end alone (local worker, secantusdb server) in its own environment .venv-hpc
 test-hpc: setup-hpc
 	.venv-hpc/bin/python -m pytest tests/test_workflow_submit.py tests/test_model_member_jobs.py -k jobflow_remote
