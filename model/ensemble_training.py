@@ -102,13 +102,16 @@ def train_ensemble(
         old = checkpoints.read_config(directory)
         checkpoints.check_same_run(config_path, old, config)
         config["created"] = old["created"]
-    (directory / checkpoints.MEMBERS_DIR).mkdir(parents=True, exist_ok=True)
-    checkpoints.write_json(config_path, config)
-
+        if "calibration" in old:
+            config["calibration"] = old["calibration"]
     wanted = range(n_members) if members is None else sorted(set(members))
     if any(not 0 <= m < n_members for m in wanted):
         raise ValueError(f"Invalid members={list(members)}: indices must lie in 0..{n_members - 1}")
     todo = [m for m in wanted if checkpoints.finished_member(directory, m) is None]
+    if todo:
+        config.pop("calibration", None)  # fitted to other members: it no longer describes this ensemble
+    (directory / checkpoints.MEMBERS_DIR).mkdir(parents=True, exist_ok=True)
+    checkpoints.write_json(config_path, config)
     if workers is None:
         workers, threads = (min(len(todo), os.cpu_count() or 1), 1) if len(todo) > 1 else (1, threads)
     if todo:
