@@ -20,6 +20,7 @@ from betenet.model import checkpoints
 from betenet.model.ensemble import Ensemble
 from betenet.model.graphs import mean_neighbour_count
 from betenet.model.network import NetworkConfig
+from betenet.model.presets import DEFAULT_PRESET, preset_network, preset_training
 from betenet.model.training import EpochReport, TrainingConfig, train_member
 from betenet.model.training_set import TrainingSet
 from betenet.model.variants import get_variant
@@ -67,7 +68,7 @@ def train_ensemble(
     *,
     variant: str = "CPD",
     network: NetworkConfig | None = None,
-    training: TrainingConfig = TrainingConfig(),
+    training: TrainingConfig | None = None,
     n_members: int = 100,
     seed: int = 0,
     workers: int | None = None,
@@ -79,8 +80,8 @@ def train_ensemble(
 
     `members` trains only those member indices (one jobflow Job per member on a cluster, see
     `betenet.model.training_request.member_flow`); None trains every member not yet finished.
-    `network` defaults to the seed's architecture for `variant`; its `num_neighbors` is always replaced
-    by the training set's mean neighbour count. `workers` > 1 trains members in that many processes
+    `network` and `training` default to the default preset's (`betenet.model.presets`; the seed's are
+    preset "seed"); the network's `num_neighbors` is always replaced by the training set's mean neighbour count. `workers` > 1 trains members in that many processes
     with `threads` torch threads each (default: all threads split among them); `workers=1` trains them
     one after another in this process. The default (None) is one process per core with one thread
     each whenever more than one member is left: members are independent, and on a shared 2-core
@@ -89,7 +90,9 @@ def train_ensemble(
     directory = Path(directory)
     if n_members < 1:
         raise ValueError(f"Invalid n_members={n_members!r}, must be ≥ 1")
-    network = replace(network or NetworkConfig(variant=variant), num_neighbors=mean_neighbour_count(data.graphs))
+    network = replace(network or preset_network(DEFAULT_PRESET, variant=variant),
+                      num_neighbors=mean_neighbour_count(data.graphs))
+    training = training or preset_training(DEFAULT_PRESET)
     variant_rules = get_variant(network.variant)
     for graph in data.graphs:
         variant_rules.require_site_phdos(graph.site_phdos, graph.id)

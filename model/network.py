@@ -183,18 +183,3 @@ def _mean_per_graph(node_values: torch.Tensor, batch: GraphBatch) -> torch.Tenso
     total = node_values.new_zeros(batch.n_graphs, node_values.shape[1]).index_add_(0, batch.node_graph, node_values)
     return total / batch.atoms_per_graph.to(node_values.dtype)[:, None]
 
-
-# Named sizes of the betenet-gate-v1 network (NetworkConfig overrides). "seed": the BETE-NET paper's
-# (2.46 M parameters for CSO on JARVIS's 86 elements). "compact": narrower embedding, gates and radial
-# MLP (≈ 0.16 M), for training sets of a few hundred materials (benchmarks/RESULTS.md, accuracy).
-PRESETS: dict[str, dict] = {
-    "seed": {},
-    "compact": {"mul": 8, "em_dim": 32, "radial_neurons": 32},
-}
-
-
-def preset_config(preset: str, **overrides) -> NetworkConfig:
-    """The NetworkConfig of a named preset, with `overrides` (NetworkConfig fields) on top."""
-    if preset not in PRESETS:
-        raise ValueError(f"Unknown network preset {preset!r}, use one of {tuple(PRESETS)}")
-    return NetworkConfig(**{**PRESETS[preset], **overrides})

@@ -18,8 +18,7 @@ from betenet.dataset.build import build_dataset
 from betenet.dataset.format import Dataset, read_dataset
 from betenet.model.ensemble import Ensemble
 from betenet.model.ensemble_training import train_ensemble
-from betenet.model.network import NetworkConfig
-from betenet.model.training import TrainingConfig
+from betenet.model.presets import DEFAULT_PRESET, preset_network, preset_training
 from betenet.model.training_set import check_variant_fits, training_set_from_dataset
 from betenet.store.stores import DOCS_COLLECTION, describe_store, get_store
 
@@ -33,12 +32,16 @@ class TrainingRequest:
     variant: str = "CSO"
     n_members: int = 10
     seed: int = 0
-    max_epochs: int = 10_000
+    preset: str = DEFAULT_PRESET  # network size and schedule (`betenet.model.presets`); fields below override
+    max_epochs: int | None = None
+    batch_size: int | None = None
+    lr_schedule: str | None = None
+    weight_decay: float | None = None
     splits: tuple[str | None, ...] | None = ("train",)
     workers: int = 1
     threads: int | None = None
     dtype: str = "float32"
-    network: dict[str, Any] = field(default_factory=dict)  # NetworkConfig fields other than the seed's
+    network: dict[str, Any] = field(default_factory=dict)  # NetworkConfig fields other than the preset's
 
 
 def train_from_dataset(dataset: Dataset | Path | str, out: Path | str, request: TrainingRequest,
@@ -48,8 +51,10 @@ def train_from_dataset(dataset: Dataset | Path | str, out: Path | str, request: 
     check_variant_fits(dataset, request.variant, request.splits)
     data = training_set_from_dataset(dataset, request.variant, splits=request.splits,
                                      cache_dir=Path(out) / "graph-cache")
-    network = NetworkConfig(**{**request.network, "variant": request.variant})
-    training = TrainingConfig(max_epochs=request.max_epochs, dtype=request.dtype)
+    network = preset_network(request.preset, **{**request.network, "variant": request.variant})
+    training = preset_training(request.preset, max_epochs=request.max_epochs, dtype=request.dtype,
+                               batch_size=request.batch_size, lr_schedule=request.lr_schedule,
+                               weight_decay=request.weight_decay)
     return train_ensemble(out, data, variant=request.variant, network=network, training=training,
                           n_members=request.n_members, seed=request.seed, workers=request.workers,
                           threads=request.threads, progress=progress, members=members)
