@@ -67,6 +67,9 @@ def _seen_only(name, records, train, test, calibration=_EMPTY) -> ProtocolSplit:
     seen = set().union(*(_elements(records[i]) for i in train))
     keep = np.array([_elements(records[i]) <= seen for i in test], dtype=bool)
     keep_cal = np.array([_elements(records[i]) <= seen for i in calibration], dtype=bool)
+    if not keep.any():
+        raise ValueError(f"split {name!r}: none of its {len(test)} test rows has only elements of the training rows; "
+                         "use more data or another seed")
     return ProtocolSplit(name, np.asarray(train), np.asarray(test)[keep],
                          np.asarray(calibration)[keep_cal] if len(calibration) else _EMPTY,
                          int((~keep).sum()))

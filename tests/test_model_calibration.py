@@ -55,12 +55,16 @@ def dataset(tmp_path_factory):
     return write_dataset(tmp_path_factory.mktemp("data") / "ds", records(), structures(), source="tests")
 
 
-def test_calibration_travels_with_the_ensemble_and_is_applied_by_predict(tmp_path, dataset):
+def _train(directory, dataset, n_members: int, seed: int):
     torch.set_num_threads(1)
     data = training_set_from_dataset(dataset, "CPD", splits=("train",))
+    return train_ensemble(directory, data, network=tiny_config("CPD"), training=TRAINING, n_members=n_members,
+                          seed=seed, progress=False, workers=1)
+
+
+def test_calibration_travels_with_the_ensemble_and_is_applied_by_predict(tmp_path, dataset):
     directory = tmp_path / "ensemble"
-    ensemble = train_ensemble(directory, data, network=tiny_config("CPD"), training=TRAINING, n_members=3, seed=2,
-                              progress=False, workers=1)
+    ensemble = _train(directory, dataset, n_members=3, seed=2)
     assert ensemble.std_scales is None
     raw = ensemble.predict(dataset)
     assert not raw.calibrated
@@ -89,17 +93,13 @@ def test_calibration_travels_with_the_ensemble_and_is_applied_by_predict(tmp_pat
     assert np.array_equal(reloaded.predict(dataset, calibrated=False).lambda_std, raw.lambda_std)
 
     # finishing the run without new members keeps the calibration; training more members would drop it
-    again = train_ensemble(directory, data, network=tiny_config("CPD"), training=TRAINING, n_members=3, seed=2,
-                           progress=False, workers=1)
+    again = _train(directory, dataset, n_members=3, seed=2)
     assert again.std_scales == scales
 
 
 def test_an_ensemble_written_before_calibration_existed_still_loads(tmp_path, dataset):
-    torch.set_num_threads(1)
-    data = training_set_from_dataset(dataset, "CPD", splits=("train",))
     directory = tmp_path / "ensemble"
-    trained = train_ensemble(directory, data, network=tiny_config("CPD"), training=TRAINING, n_members=2, seed=3,
-                             progress=False, workers=1)
+    trained = _train(directory, dataset, n_members=2, seed=3)
     expected = trained.predict(dataset)
     config = json.loads((directory / "ensemble.json").read_text())
     del config["training"]["lr_schedule"]  # the configuration as the previous version wrote it
