@@ -21,6 +21,13 @@ CALIBRATED = {"lambda": ("lambda_", "lambda_std"), "omega_log_K": ("omega_log_K"
 ONE_SIGMA = 0.6827
 
 
+def record_labels(records) -> dict[str, np.ndarray]:
+    """label → the `CALIBRATED` labels of dataset records (NaN where a record has none)."""
+    attribute = {"lambda": "lambda_", "omega_log_K": "omega_log_K", "tc_K": "tc_K"}
+    return {label: np.array([np.nan if getattr(r, attribute[label]) is None else getattr(r, attribute[label])
+                             for r in records], dtype=float) for label in CALIBRATED}
+
+
 def values_and_spreads(prediction) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """label → predicted values, label → spreads, of a `Prediction`, for the `CALIBRATED` labels."""
     return ({label: getattr(prediction, value) for label, (value, _) in CALIBRATED.items()},

@@ -23,7 +23,7 @@ import torch
 
 from betenet.dataset.format import Dataset, DatasetRecord
 from betenet.model.baselines import composition_features, knn_predictor, median_predictor, ridge_predictor
-from betenet.model.calibration import CALIBRATED, values_and_spreads
+from betenet.model.calibration import CALIBRATED, record_labels, values_and_spreads
 from betenet.model.ensemble_training import train_ensemble
 from betenet.model.loss import Targets
 from betenet.model.network import NetworkConfig
@@ -46,15 +46,6 @@ class ProtocolSplit:
     test: np.ndarray
     calibration: np.ndarray = field(default_factory=lambda: _EMPTY)
     n_left_out_unseen: int = 0  # test rows left out: an element absent from the training rows
-
-
-def _record_attr(label: str) -> str:
-    return "lambda_" if label == "lambda" else label
-
-
-def labels_of(records: Sequence[DatasetRecord]) -> dict[str, np.ndarray]:
-    return {label: np.array([getattr(r, _record_attr(label)) for r in records], dtype=float)
-            for label in ACCURACY_LABELS}
 
 
 def _elements(record: DatasetRecord) -> set[str]:
@@ -80,8 +71,8 @@ def protocol_splits(records: Sequence[DatasetRecord], *, holdout_fraction: float
     """The grouped held-out split, the leaderboard val split (when the records have one) and the k
     grouped folds of the held-in part, in that order."""
     records = list(records)
-    if any(r.formula is None or any(getattr(r, _record_attr(label)) is None for label in ACCURACY_LABELS)
-           for r in records):
+    labels = record_labels(records)
+    if any(r.formula is None for r in records) or any(np.isnan(v).any() for v in labels.values()):
         raise ValueError("the accuracy protocol needs records with a formula and λ, ω_log and Tc labels")
     groups = np.array([chemical_system(r.formula) for r in records])
     held_in, held_out = grouped_holdout(groups, holdout_fraction, seed)
@@ -97,7 +88,7 @@ def protocol_splits(records: Sequence[DatasetRecord], *, holdout_fraction: float
 
 
 def split_summary(split: ProtocolSplit, records: Sequence[DatasetRecord]) -> str:
-    tc = labels_of([records[i] for i in split.test])["tc_K"]
+    tc = record_labels([records[i] for i in split.test])["tc_K"]
     text = (f"{split.name}: {len(split.train)} train, {len(split.test)} test rows (Tc > 5 K base rate "
             f"{np.mean(tc > 5):.2f})")
     if len(split.calibration):
@@ -114,7 +105,7 @@ def baseline_scores(records: Sequence[DatasetRecord], split: ProtocolSplit, k_ne
     test = [records[i] for i in split.test]
     x_train = composition_features([r.formula for r in train])
     x_test = composition_features([r.formula for r in test])
-    y_train, truth = labels_of(train), labels_of(test)
+    y_train, truth = record_labels(train), record_labels(test)
     predictors = {
         "training median": lambda y: median_predictor(y, len(test)),
         f"composition {k_neighbours}-NN": lambda y: knn_predictor(x_train, y, x_test, k_neighbours),
@@ -145,9 +136,9 @@ def ensemble_scores(dataset: Dataset, records: Sequence[DatasetRecord], split: P
     if len(split.calibration):
         calibration = [records[i] for i in split.calibration]
         calibration_graphs, _ = _training_set(dataset, calibration, network, cache_dir)
-        ensemble.calibrate(calibration_graphs, labels_of(calibration))
+        ensemble.calibrate(calibration_graphs, record_labels(calibration))
     raw = ensemble.predict(test_graphs, calibrated=False)
-    truth = labels_of(test)
+    truth = record_labels(test)
     predicted, spread = values_and_spreads(raw)
     scores = accuracy_scores(truth, predicted, spread)
     if ensemble.std_scales is not None:

@@ -107,3 +107,13 @@ def test_an_ensemble_written_before_calibration_existed_still_loads(tmp_path, da
     old = Ensemble.load(directory)
     assert old.std_scales is None and old.training.lr_schedule == "constant"
     assert np.array_equal(old.predict(dataset).lambda_std, expected.lambda_std)
+
+
+def test_calibrating_on_a_trained_split_is_refused_before_training(tmp_path, dataset):
+    from betenet.model.training_request import TrainingRequest, train_from_dataset
+
+    for splits in (("train",), None):
+        request = TrainingRequest(variant="CPD", n_members=2, max_epochs=2, splits=splits, calibrate_on="train")
+        with pytest.raises(ValueError, match="cannot calibrate on split 'train': it is trained on"):
+            train_from_dataset(dataset, tmp_path / "ensemble", request, progress=False)
+    assert not (tmp_path / "ensemble").exists()  # nothing was started

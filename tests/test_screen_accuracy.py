@@ -7,7 +7,8 @@ import pytest
 
 from betenet.dataset.format import DatasetRecord
 from betenet.model.splits import chemical_system
-from betenet.screening.accuracy import HOLDOUT, LEADERBOARD, baseline_scores, labels_of, protocol_splits
+from betenet.model.calibration import record_labels
+from betenet.screening.accuracy import HOLDOUT, LEADERBOARD, baseline_scores, protocol_splits
 from betenet.screening.evaluation import accuracy_scores, band_coverage, spearman
 
 
@@ -58,8 +59,8 @@ def test_protocol_splits_hold_out_whole_chemical_systems():
     assert {records[i].split for i in leaderboard.test} == {"val"}
     baselines = baseline_scores(records, holdout)
     assert set(baselines) == {"training median", "composition 5-NN", "composition ridge"}
-    median_tc = np.median(labels_of([records[i] for i in holdout.train])["tc_K"])
-    truth_tc = labels_of([records[i] for i in holdout.test])["tc_K"]
+    median_tc = np.median(record_labels([records[i] for i in holdout.train])["tc_K"])
+    truth_tc = record_labels([records[i] for i in holdout.test])["tc_K"]
     assert baselines["training median"]["mae_tc_K"] == pytest.approx(np.mean(np.abs(truth_tc - median_tc)))
 
 
