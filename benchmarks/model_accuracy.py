@@ -3,9 +3,13 @@
     # baselines on every split of the protocol (seconds)
     .venv/bin/python benchmarks/model_accuracy.py baselines
     # ablation: each configuration on the k grouped folds (resumable; one JSON line per configuration × fold)
-    .venv/bin/python benchmarks/model_accuracy.py ablation --members 3 --max-epochs 150 --results R.jsonl
+    .venv/bin/python benchmarks/model_accuracy.py ablation --members 3 --max-epochs 120 --results R.jsonl
+    # the ablation table from the results file alone (trains nothing)
+    .venv/bin/python benchmarks/model_accuracy.py table --results R.jsonl
     # one configuration on the grouped held-out split (calibrated) and the leaderboard val rows
-    .venv/bin/python benchmarks/model_accuracy.py protocol --config compact --members 6 --max-epochs 300
+    .venv/bin/python benchmarks/model_accuracy.py protocol --config "compact, batch 32, Tc weight 3" --members 4
+
+`--max-epochs` is the cap of the configurations that do not set their own (the full-batch ones).
 
 Splits, scores and baselines: `betenet.screening.accuracy`. Everything runs on one torch thread.
 """
@@ -16,7 +20,6 @@ import argparse
 import json
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -90,13 +93,25 @@ def baselines_table(args, dataset, records, splits) -> None:
         print(row(name, [f[name] for f in per_fold]))
 
 
-def ablation(args, dataset, records, splits) -> None:
-    folds = [s for s in splits if s.name.startswith("fold")]
+def _done(results: Path) -> dict:
+    """(configuration, split) → its entry of the results file (a rerun's line replaces an earlier one)."""
     done = {}
-    if args.results.is_file():
-        for line in args.results.read_text().splitlines():
+    if results.is_file():
+        for line in results.read_text().splitlines():
             entry = json.loads(line)
             done[(entry["config"], entry["split"])] = entry
+    return done
+
+
+def table(args, dataset, records, splits) -> None:
+    done = _done(args.results)
+    names = [name for name in CONFIGS if any(key[0] == name for key in done)]
+    print_ablation(done, names, [s for s in splits if s.name.startswith("fold")], records)
+
+
+def ablation(args, dataset, records, splits) -> None:
+    folds = [s for s in splits if s.name.startswith("fold")]
+    done = _done(args.results)
     names = args.configs or list(CONFIGS)
     for name in names:
         network, training = configuration(name, args.max_epochs)
@@ -131,8 +146,6 @@ def print_ablation(done, names, folds, records) -> None:
 
 def protocol(args, dataset, records, splits) -> None:
     network, training = configuration(args.config, args.max_epochs)
-    if args.lr_schedule:
-        training = replace(training, lr_schedule=args.lr_schedule)
     extra = (("coverage_lambda", "cov λ", 2), ("coverage_omega_log_K", "cov ω_log", 2), ("coverage_tc_K", "cov Tc", 2),
              ("calibrated_coverage_lambda", "cal λ", 2), ("calibrated_coverage_omega_log_K", "cal ω_log", 2),
              ("calibrated_coverage_tc_K", "cal Tc", 2))
@@ -145,7 +158,7 @@ def protocol(args, dataset, records, splits) -> None:
                                  seed=args.seed, cache_dir=CACHE)
         wall = time.perf_counter() - start
         print(f"\n{split_summary(split, records)}; ensemble {args.config}, {args.members} members, cap "
-              f"{args.max_epochs} epochs: {wall:.0f} s wall, epochs run {scores['epochs_run_mean']:.0f}, kept "
+              f"{training.max_epochs} epochs: {wall:.0f} s wall, epochs run {scores['epochs_run_mean']:.0f}, kept "
               f"epoch {scores['kept_epoch_mean']:.0f}, spread scales {scores.get('std_scales')}")
         print(header(extra))
         for name, base in baseline_scores(records, split).items():
@@ -157,14 +170,13 @@ def protocol(args, dataset, records, splits) -> None:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("baselines", "ablation", "protocol"))
+    parser.add_argument("mode", choices=("baselines", "ablation", "table", "protocol"))
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--max-epochs", type=int, default=150)
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--configs", nargs="*", choices=tuple(CONFIGS), help="ablation: these only")
     parser.add_argument("--config", default="compact", choices=tuple(CONFIGS), help="protocol: this one")
-    parser.add_argument("--lr-schedule", default=None)
     parser.add_argument("--work", type=Path, default=CACHE / "accuracy")
     parser.add_argument("--results", type=Path, default=CACHE / "accuracy" / "ablation.jsonl")
     args = parser.parse_args()
@@ -175,7 +187,8 @@ def main():
     splits = protocol_splits(records, k=args.folds, seed=args.seed)
     print(f"JARVIS: {len(records)} materials; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; load "
           f"{load_average()}")
-    {"baselines": baselines_table, "ablation": ablation, "protocol": protocol}[args.mode](args, dataset, records, splits)
+    modes = {"baselines": baselines_table, "ablation": ablation, "table": table, "protocol": protocol}
+    modes[args.mode](args, dataset, records, splits)
 
 
 if __name__ == "__main__":
