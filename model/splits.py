@@ -21,6 +21,13 @@ def chemical_system(formula: str) -> str:
     return Composition(formula).chemical_system
 
 
+def elements_of(formula: str) -> set[str]:
+    """'MgB2' → {'Mg', 'B'}."""
+    from pymatgen.core import Composition
+
+    return {str(e) for e in Composition(formula).elements}
+
+
 def _shuffled_groups(groups: Sequence[str], seed: int) -> list[str]:
     unique = sorted(set(groups))
     if len(unique) < 2:

@@ -21,6 +21,7 @@ from betenet.model.ensemble import Ensemble
 from betenet.model.ensemble_training import train_ensemble
 from betenet.model.presets import DEFAULT_PRESET, preset_network, preset_training
 from betenet.model.calibration import record_labels
+from betenet.model.splits import elements_of
 from betenet.model.training_set import check_variant_fits, training_set_from_dataset, variant_graphs
 from betenet.store.stores import DOCS_COLLECTION, describe_store, get_store
 
@@ -72,14 +73,12 @@ def train_from_dataset(dataset: Dataset | Path | str, out: Path | str, request: 
 def calibrate_on_split(ensemble: Ensemble, dataset: Dataset, split: str, cache_dir: Path | None = None) -> dict:
     """Fit the ensemble's spread scales on the records of `split` that carry λ, ω_log and Tc (a split the
     ensemble did not train on)."""
-    from pymatgen.core import Composition
-
     records = [r for r in dataset.records if r.split == split]
     labels = record_labels(records)
     known = set(ensemble.elements)
     # rows the ensemble can predict (elements it saw) that carry all three labels
     usable = [r for r, *values in zip(records, *labels.values())
-              if not np.isnan(values).any() and {str(e) for e in Composition(r.formula).elements} <= known]
+              if not np.isnan(values).any() and elements_of(r.formula) <= known]
     if len(usable) < 2:
         raise ValueError(f"cannot calibrate on split {split!r} of {dataset.directory}: {len(usable)} of its "
                          f"{len(records)} records carry λ, ω_log and Tc and only elements seen in training; "

@@ -27,7 +27,7 @@ from betenet.model.calibration import CALIBRATED, record_labels, values_and_spre
 from betenet.model.ensemble_training import train_ensemble
 from betenet.model.loss import Targets
 from betenet.model.network import NetworkConfig
-from betenet.model.splits import chemical_system, grouped_holdout, grouped_kfold
+from betenet.model.splits import chemical_system, elements_of, grouped_holdout, grouped_kfold
 from betenet.model.training import TrainingConfig
 from betenet.model.training_set import TrainingSet, variant_graphs
 from betenet.screening.evaluation import ACCURACY_LABELS, accuracy_scores, band_coverage
@@ -48,16 +48,10 @@ class ProtocolSplit:
     n_left_out_unseen: int = 0  # test rows left out: an element absent from the training rows
 
 
-def _elements(record: DatasetRecord) -> set[str]:
-    from pymatgen.core import Composition
-
-    return {str(e) for e in Composition(record.formula).elements}
-
-
 def _seen_only(name, records, train, test, calibration=_EMPTY) -> ProtocolSplit:
-    seen = set().union(*(_elements(records[i]) for i in train))
-    keep = np.array([_elements(records[i]) <= seen for i in test], dtype=bool)
-    keep_cal = np.array([_elements(records[i]) <= seen for i in calibration], dtype=bool)
+    seen = set().union(*(elements_of(records[i].formula) for i in train))
+    keep = np.array([elements_of(records[i].formula) <= seen for i in test], dtype=bool)
+    keep_cal = np.array([elements_of(records[i].formula) <= seen for i in calibration], dtype=bool)
     if not keep.any():
         raise ValueError(f"split {name!r}: none of its {len(test)} test rows has only elements of the training rows; "
                          "use more data or another seed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -14,6 +15,7 @@ from betenet.model.calibration import CALIBRATED, fit_std_scales, values_and_spr
 from betenet.model.ensemble import Ensemble
 from betenet.model.ensemble_training import train_ensemble
 from betenet.model.training import TrainingConfig
+from betenet.model.training_request import calibrate_on_split
 from betenet.model.training_set import training_set_from_dataset
 from betenet.screening.evaluation import band_coverage
 
@@ -72,7 +74,7 @@ def test_calibration_travels_with_the_ensemble_and_is_applied_by_predict(tmp_pat
     rows = [i for i in range(len(raw.ids)) if raw.tc_K_std[i] > 0 and raw.lambda_std[i] > 0]
     assert len(rows) >= 4
     graphs = [ensemble.graphs_for(dataset)[i] for i in rows]
-    # "labels" that miss the prediction by known multiples of the member spread: 0.5σ, 1σ, 2σ, 3σ, …
+    # "labels" that miss the prediction by known multiples of the member spread: 0.5σ, 1.5σ, 2.5σ, …
     multiples = np.arange(len(rows)) + 0.5
     predicted, spread = values_and_spreads(raw)
     truth = {label: predicted[label][rows] + multiples * spread[label][rows] for label in CALIBRATED}
@@ -90,6 +92,15 @@ def test_calibration_travels_with_the_ensemble_and_is_applied_by_predict(tmp_pat
     assert np.allclose(calibrated.tc_K_std, raw.tc_K_std * scales["tc_K"])
     assert np.array_equal(calibrated.omega_2_K_std, raw.omega_2_K_std)  # no label: left as the members give it
     assert np.array_equal(calibrated.lambda_, raw.lambda_)  # the values themselves do not change
+
+    # the same labels as a held-out split of a dataset: train-ensemble --calibrate-on fits the same scales
+    held_out = [dataclasses.replace(dataset.records[i], split="val", a2f=None, lambda_=float(truth["lambda"][k]),
+                                    omega_log_K=float(truth["omega_log_K"][k]), tc_K=float(truth["tc_K"][k]))
+                for k, i in enumerate(rows)]
+    val = write_dataset(tmp_path / "val", held_out, structures(), source="tests")
+    assert calibrate_on_split(reloaded, val, "val") == pytest.approx(scales)
+    with pytest.raises(ValueError, match="0 of its 0 records"):
+        calibrate_on_split(reloaded, val, "test")
     assert np.array_equal(reloaded.predict(dataset, calibrated=False).lambda_std, raw.lambda_std)
 
     # finishing the run without new members keeps the calibration; training more members would drop it
