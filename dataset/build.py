@@ -6,6 +6,10 @@ a `DatasetRecord` and writes the directory with `betenet.dataset.format.write_da
 - ``a2f``: the chosen α²F through the seed's processing (`physics.to_model_grid`) onto the 51 bins;
 - ``cpd`` / ``fpd``: coarse / fine site-projected phonon DOS (states/meV, one row per atom in the
   structure's order, ≈3 states per atom before smoothing) through the same processing;
+- ``mpd`` (when asked for: ``require`` holds it, or an `MlipPhononCalculator` is given): the per-site
+  phonon DOS of a universal interatomic potential for the document's structure, through the same
+  processing as ``cpd`` (`betenet.phonons.dos.phonon_dos` → `site_phdos_rows`); the potential's name and
+  version are the record's ``mpd_potential`` and, with the phonon settings, the manifest query's ``mlip``;
 - ``lambda``, ``omega_log_K``, ``omega_2_K``: moments of that 51-bin α²F summed over bins 1..50 as
   the seed does, and ``tc_K`` Allen–Dynes from them at the document's μ* — the numbers a model that
   predicts the 51-bin α²F is compared with; ``tc_eliashberg_K`` likewise from the isotropic Eliashberg
@@ -18,7 +22,9 @@ a `DatasetRecord` and writes the directory with `betenet.dataset.format.write_da
 
 Extra record fields: ``calc_id``, ``method``, ``status``, ``created_at``, ``mu_star``,
 ``smearing_Ry``, ``tc_eliashberg_reason``, ``dft``. The manifest's ``query`` holds the filters, the Mongo criteria, the split
-rule and the store it came from, so `train-ensemble` can re-run exactly the same query.
+rule and the store it came from, so `train-ensemble` can re-run exactly the same query; its ``protocol`` holds
+every preset, QE version and pseudopotential file that went in and the label sources (`dataset/protocol.py`:
+documents of different protocols are refused unless `allow_mixed`).
 """
 
 from __future__ import annotations
@@ -34,12 +40,14 @@ from maggma.core import Store
 from pymatgen.core import Structure
 
 from betenet.dataset.format import Dataset, DatasetRecord, write_dataset
+from betenet.dataset.protocol import check_single_protocol, protocol_summary
 from betenet.dataset.query import NoMatchingDocumentsError, StoreQuery
+from betenet.phonons.mlip import MlipPhononCalculator, MlipPhonons
 from betenet.physics import MODEL_GRID_MEV, allen_dynes_tc, model_grid_moments, to_model_grid
 from betenet.store.documents import EliashbergData, ElectronPhononDoc, PhononDosData, structure_fingerprint
 from betenet.store.stores import with_connection
 
-FEATURES = ("a2f", "cpd", "fpd")
+FEATURES = ("a2f", "cpd", "fpd", "mpd")
 # a2f_all (every smearing) is the bulk of a document and not needed for a dataset.
 _SKIPPED_PROPERTIES = ("a2f_all",)
 
@@ -122,9 +130,13 @@ def build_dataset(
     overwrite: bool = False,
     source: str | None = None,
     allow_flags: Iterable[str] = (),
+    allow_mixed: bool = False,
+    mlip: MlipPhononCalculator | None = None,
 ) -> BuildResult:
-    """Query `store`, leave out documents with a quality flag not in `allow_flags`, convert each document,
-    write the dataset directory (atomically)."""
+    """Query `store`, leave out documents with a quality flag not in `allow_flags`, refuse documents of
+    different protocols unless `allow_mixed` (MixedProtocolError), convert each document, write the dataset
+    directory (atomically). With `mlip` (or "mpd" in `require`, which takes the default potential) every
+    record also gets the potential's site PhDOS (`mpd`)."""
     require = tuple(require)
     unknown = set(require) - set(FEATURES)
     if unknown:
@@ -135,11 +147,18 @@ def build_dataset(
         raise DatasetBuildError(
             f"all {len(matched)} matching documents carry quality flags ({', '.join(left_out)}); keep them with "
             "--allow-flag NAME (see betenet.workflows.quality.FLAGS for what each means)")
+    if not allow_mixed:
+        check_single_protocol(docs)
+    if mlip is None and "mpd" in require:
+        mlip = MlipPhononCalculator()
+    potential_phonons = (mlip.phonons_of_all([d.structure for d in docs], [f"document {d.calc_id} ({d.formula_pretty})"
+                                                                           for d in docs])
+                         if mlip else [None] * len(docs))
     keys = {doc.calc_id: structure_key(doc) for doc in docs}
     assigned = split.assign(keys.values())
     records, structures = [], {}
-    for doc in docs:
-        record = record_from_document(doc, split=assigned[keys[doc.calc_id]])
+    for doc, phonons in zip(docs, potential_phonons):
+        record = record_from_document(doc, split=assigned[keys[doc.calc_id]], mlip_phonons=phonons)
         missing = [name for name in require if getattr(record, name) is None]
         if missing:
             raise DatasetBuildError(
@@ -153,7 +172,9 @@ def build_dataset(
     manifest_query = {"filters": query.to_json(), "criteria": _jsonable(query.criteria()),
                       "split": split.to_json(), "require": list(require), "store": source,
                       "allow_flags": sorted(set(allow_flags)),
-                      "left_out_by_flag": {flag: len(ids) for flag, ids in left_out.items()}}
+                      "left_out_by_flag": {flag: len(ids) for flag, ids in left_out.items()},
+                      "allow_mixed": allow_mixed, "protocol": protocol_summary(docs),
+                      "mlip": mlip_description(potential_phonons[0]) if mlip else None}
     dataset = write_dataset(directory, records, structures, source=source or "betenet store",
                             query=manifest_query, overwrite=overwrite)
     return BuildResult(dataset=dataset, n_matched=len(matched), unmatched_split=unmatched, left_out_by_flag=left_out)
@@ -190,7 +211,14 @@ def structure_key(doc: ElectronPhononDoc) -> str:
     return structure_fingerprint(doc.input_structure or doc.structure)
 
 
-def record_from_document(doc: ElectronPhononDoc, split: str | None = None) -> DatasetRecord:
+def mlip_description(phonons: MlipPhonons) -> dict[str, Any]:
+    """The potential and phonon settings behind a dataset's `mpd` rows (manifest query's `mlip`)."""
+    return {"potential": phonons.potential, "version": phonons.potential_version,
+            "settings": asdict(phonons.settings)}
+
+
+def record_from_document(doc: ElectronPhononDoc, split: str | None = None,
+                         mlip_phonons: MlipPhonons | None = None) -> DatasetRecord:
     structure = doc.structure
     a2f = lambda_ = omega_log_K = omega_2_K = tc_K = eliashberg = None
     mu_star = doc.a2f.mu_star if doc.a2f is not None else doc.parameters.mu_star
@@ -213,6 +241,7 @@ def record_from_document(doc: ElectronPhononDoc, split: str | None = None) -> Da
         a2f=a2f,
         cpd=site_phdos_rows(doc.phonon_dos_coarse, structure, doc.calc_id, "coarse"),
         fpd=site_phdos_rows(doc.phonon_dos_fine, structure, doc.calc_id, "fine"),
+        mpd=site_phdos_rows(mlip_phonons.dos, structure, doc.calc_id, "MLIP") if mlip_phonons else None,
         lambda_=lambda_,
         omega_log_K=omega_log_K,
         omega_2_K=omega_2_K,
@@ -229,6 +258,8 @@ def record_from_document(doc: ElectronPhononDoc, split: str | None = None) -> Da
             "smearing_Ry": doc.a2f.smearing_Ry if doc.a2f is not None else None,
             "tc_eliashberg_reason": eliashberg.reason if eliashberg is not None else None,
             "dft": dft if doc.a2f is not None else None,
+            **({"mpd_potential": f"{mlip_phonons.potential} ({mlip_phonons.potential_version})"}
+               if mlip_phonons else {}),
         },
     )
 

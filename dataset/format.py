@@ -8,7 +8,9 @@ A dataset is a plain directory that any JSON reader understands (no betenet need
 
 Record fields: ``id`` (unique string), ``formula``, ``structure_file``, ``a2f`` (51 floats on the model
 grid `MODEL_GRID_MEV` or null), ``cpd`` / ``fpd`` (coarse / fine site-projected phonon DOS: one list of
-51 floats per atom, in the CIF's atom order, or null), ``lambda``, ``omega_log_K``, ``omega_2_K``,
+51 floats per atom, in the CIF's atom order, or null), ``mpd`` (the same from a universal interatomic
+potential, whose name and version are the record's extra ``mpd_potential``; written only when present, so
+the content hash of a dataset without it is what it was before the field existed), ``lambda``, ``omega_log_K``, ``omega_2_K``,
 ``tc_K`` (Allen–Dynes) and ``tc_eliashberg_K`` (isotropic Eliashberg; also null when Tc lies below the
 lowest temperature solved or the solver refused the spectrum; datasets written before it existed lack the
 key and read as null) — numbers or null —, ``split`` ("train", "val", "test" or null) and ``source``.
@@ -43,6 +45,7 @@ MANIFEST_FILE = "manifest.json"
 RECORDS_FILE = "records.jsonl"
 STRUCTURES_DIR = "structures"
 SPLITS = ("train", "val", "test")
+SITE_PHDOS_KEYS = ("cpd", "fpd", "mpd")  # per-atom 51-bin rows: DFT coarse, DFT fine, interatomic potential
 SCALAR_FIELDS = ("lambda_", "omega_log_K", "omega_2_K", "tc_K", "tc_eliashberg_K")
 _RECORD_KEYS = (
     "id",
@@ -51,6 +54,7 @@ _RECORD_KEYS = (
     "a2f",
     "cpd",
     "fpd",
+    "mpd",
     "lambda",
     "omega_log_K",
     "omega_2_K",
@@ -82,6 +86,7 @@ class DatasetRecord:
     a2f: tuple[float, ...] | None = None
     cpd: tuple[tuple[float, ...], ...] | None = None
     fpd: tuple[tuple[float, ...], ...] | None = None
+    mpd: tuple[tuple[float, ...], ...] | None = None
     lambda_: float | None = None
     omega_log_K: float | None = None
     omega_2_K: float | None = None
@@ -96,6 +101,7 @@ class DatasetRecord:
         object.__setattr__(self, "a2f", _as_spectrum(self.a2f))
         object.__setattr__(self, "cpd", _as_site_spectra(self.cpd))
         object.__setattr__(self, "fpd", _as_site_spectra(self.fpd))
+        object.__setattr__(self, "mpd", _as_site_spectra(self.mpd))
         for name in SCALAR_FIELDS:
             value = getattr(self, name)
             if isinstance(value, (np.floating, np.integer)):
@@ -118,6 +124,8 @@ class DatasetRecord:
             "split": self.split,
             "source": self.source,
         }
+        if self.mpd is not None:
+            obj["mpd"] = [list(row) for row in self.mpd]
         obj.update(self.extra)
         return obj
 
@@ -136,6 +144,7 @@ class DatasetRecord:
                 a2f=obj.get("a2f"),
                 cpd=obj.get("cpd"),
                 fpd=obj.get("fpd"),
+                mpd=obj.get("mpd"),
                 lambda_=obj.get("lambda"),
                 omega_log_K=obj.get("omega_log_K"),
                 omega_2_K=obj.get("omega_2_K"),
@@ -169,7 +178,7 @@ def _check_record(record: DatasetRecord, where: str) -> None:
         raise DatasetFormatError(f"{where}: 'formula' must be a non-empty string, got {record.formula!r}")
     if record.a2f is not None:
         _check_bins(record.a2f, f"{where}: 'a2f'")
-    for name in ("cpd", "fpd"):
+    for name in SITE_PHDOS_KEYS:
         rows = getattr(record, name)
         if rows is not None:
             if len(rows) == 0:
@@ -282,6 +291,7 @@ def _counts(records: list[DatasetRecord]) -> dict[str, Any]:
         "with_a2f": n(lambda r: r.a2f is not None),
         "with_cpd": n(lambda r: r.cpd is not None),
         "with_fpd": n(lambda r: r.fpd is not None),
+        "with_mpd": n(lambda r: r.mpd is not None),
         "with_lambda": n(lambda r: r.lambda_ is not None),
         "with_omega_log": n(lambda r: r.omega_log_K is not None),
         "with_omega_2": n(lambda r: r.omega_2_K is not None),
@@ -331,7 +341,7 @@ def write_dataset(
         final_records, blobs = [], []
         for record, stem in zip(records, stems):
             atoms = _as_atoms(structures[record.id])
-            for name in ("cpd", "fpd"):
+            for name in SITE_PHDOS_KEYS:
                 rows = getattr(record, name)
                 if rows is not None and len(rows) != len(atoms):
                     raise DatasetFormatError(

@@ -89,5 +89,6 @@ def read_jarvis(path: Path | str):
 def import_jarvis(path: Path | str, out: Path | str, *, overwrite: bool = False) -> Dataset:
     """Write the JARVIS JSONL file as a dataset directory at `out`; returns the dataset read back."""
     records, structures = read_jarvis(path)
-    return write_dataset(out, records, structures, source=SOURCE, query={"file": Path(path).name},
-                         overwrite=overwrite)
+    # moment-only labels from another database: the manifest names that source as the dataset's only one
+    query = {"file": Path(path).name, "label_sources": {f"{SOURCE} (moments only, no α²F)": len(records)}}
+    return write_dataset(out, records, structures, source=SOURCE, query=query, overwrite=overwrite)

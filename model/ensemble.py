@@ -137,15 +137,20 @@ class Ensemble:
 
     def calibrate(self, structures, truth: dict[str, np.ndarray], ids: Sequence[str] | None = None,
                   site_phdos=None, coverage: float = ONE_SIGMA) -> dict[str, float]:
-        """Fit the spread scales on labelled structures it did not train on (`truth`: label → array in
-        the order of `structures`, keys of `betenet.model.calibration.CALIBRATED`) and store them in the ensemble's configuration,
-        so every later `predict` applies them. Returns the scales."""
+        """Fit the spread scales on labelled structures it did not train on (`truth`: label → array in the
+        order of `structures`, keys of `betenet.model.calibration.CALIBRATED`) and store them in the
+        ensemble's configuration, so every later `predict` applies them. Returns the scales."""
         prediction = self.predict(structures, ids, site_phdos, calibrated=False)
         scales = fit_std_scales(truth, *values_and_spreads(prediction), coverage)
         self.config["calibration"] = {"std_scale": scales, "coverage": coverage, "n_rows": len(prediction.ids),
                                       "ids_hash": checkpoints.ids_hash(prediction.ids)}
         checkpoints.write_json(self.directory / checkpoints.CONFIG_FILE, self.config)
         return scales
+
+    @property
+    def mlip(self) -> dict | None:
+        """The potential and phonon settings an MPD ensemble's features came from (None otherwise)."""
+        return (self.config.get("dataset") or {}).get("mlip")
 
     @property
     def dataset_hash(self) -> str | None:

@@ -97,7 +97,7 @@ def train_ensemble(
     for graph in data.graphs:
         variant_rules.require_site_phdos(graph.site_phdos, graph.id)
     dataset = {"content_hash": data.content_hash, "source": data.source, "n_samples": len(data.graphs),
-               "ids_hash": checkpoints.ids_hash(data.ids)}
+               "ids_hash": checkpoints.ids_hash(data.ids), **({"mlip": data.mlip} if data.mlip else {})}
     config = checkpoints.ensemble_config(network, training, seed=seed, n_members=n_members, dataset=dataset,
                                          elements=data.elements)
     config_path = directory / checkpoints.CONFIG_FILE

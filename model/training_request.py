@@ -104,7 +104,7 @@ def member_flow(dataset: Dataset | Path | str, out: Path | str, request: Trainin
 
 
 def dataset_from_store(settings, out: Path | str, query, split, require: Sequence[str],
-                       allow_flags: Sequence[str] = ()) -> Dataset:
+                       allow_flags: Sequence[str] = (), allow_mixed: bool = False) -> Dataset:
     """Run the build-dataset query and keep the result in `out`/dataset.
 
     Re-running on a partly trained ensemble is fine while the store gives the same dataset (same
@@ -116,7 +116,8 @@ def dataset_from_store(settings, out: Path | str, query, split, require: Sequenc
     fresh = out / "dataset.new"
     shutil.rmtree(fresh, ignore_errors=True)
     built = build_dataset(get_store(settings), fresh, query, split=split, require=require,
-                          source=describe_store(settings, DOCS_COLLECTION), allow_flags=allow_flags).dataset
+                          source=describe_store(settings, DOCS_COLLECTION), allow_flags=allow_flags,
+                          allow_mixed=allow_mixed).dataset
     if target.exists():
         existing = read_dataset(target)
         if existing.content_hash == built.content_hash:

@@ -24,6 +24,7 @@ class TrainingSet:
     targets: Targets
     content_hash: str | None = None
     source: str | None = None
+    mlip: dict | None = None  # potential + phonon settings of MPD features (the dataset manifest's), else None
 
     def __post_init__(self):
         if len(self.graphs) == 0:
@@ -87,5 +88,6 @@ def training_set_from_dataset(dataset: Dataset, variant: str, *, splits: Sequenc
         raise EmptyDatasetError(f"dataset {dataset.directory} has no labelled records in splits {splits} "
                                 f"({len(records)} records without α²F, λ, ω_log or Tc)")
     graphs = variant_graphs(dataset, variant, r_max, cache_dir, labelled)
+    mlip = (dataset.manifest.query or {}).get("mlip") if get_variant(variant).from_potential else None
     return TrainingSet(graphs, Targets.from_records(labelled, torch.float64), dataset.content_hash,
-                       dataset.manifest.source)
+                       dataset.manifest.source, mlip)

@@ -3,6 +3,8 @@
     CSO  structure only                      node attribute: one-hot of the element
     CPD  + coarse site PhDOS (2×2×2 q-grid)  + the dataset record's `cpd` rows (51 bins per atom)
     FPD  + fine site PhDOS (el-ph q-grid)    + the dataset record's `fpd` rows
+    MPD  + site PhDOS of a universal         + the dataset record's `mpd` rows; computed for any structure
+           interatomic potential (SevenNet-0)   at prediction time (`betenet.phonons`), no DFT needed
 
 Everything that depends on the variant — the network's input width, which dataset field feeds it,
 what build-dataset must require, the error for a structure without it — asks this registry, so a new
@@ -21,6 +23,7 @@ class Variant:
     name: str
     description: str
     site_phdos_field: str | None = None  # dataset record field of the per-atom node attributes
+    from_potential: bool = False  # the site PhDOS comes from an interatomic potential: computable for any structure
 
     @property
     def needs_site_phdos(self) -> bool:
@@ -54,6 +57,8 @@ VARIANTS: dict[str, Variant] = {
         Variant("CSO", "crystal structure only"),
         Variant("CPD", "coarse site-projected phonon DOS, 2×2×2 q-grid", site_phdos_field="cpd"),
         Variant("FPD", "fine site-projected phonon DOS, el-ph q-grid", site_phdos_field="fpd"),
+        Variant("MPD", "site-projected phonon DOS of a universal interatomic potential", site_phdos_field="mpd",
+                from_potential=True),
     )
 }
 VARIANT_NAMES = tuple(VARIANTS)

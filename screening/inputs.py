@@ -13,6 +13,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from betenet.structure_files import unreadable_reason
+
 # Files a folder scan picks up (ASE reads each by extension or content).
 STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".xyz", ".extxyz", ".json", ".pwi", ".in")
 STRUCTURE_NAMES = ("POSCAR", "CONTCAR")
@@ -81,7 +83,8 @@ def read_structure_files(paths: Iterable[Path | str]) -> tuple[list[Candidate], 
         try:
             atoms = read(path)
         except Exception as err:  # ASE raises many types for unreadable files; the reason is what matters
-            rejected.append(Rejected(ident, str(path), f"cannot read the structure: {type(err).__name__}: {err}"))
+            rejected.append(Rejected(ident, str(path), f"cannot read the structure: {unreadable_reason(path, err)}; "
+                                     "give a CIF or POSCAR file"))
             continue
         problem = structure_problem(atoms)
         if problem:

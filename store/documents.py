@@ -29,7 +29,7 @@ Method = Literal["dfpt", "epw"]
 # ok: α²F stored; unstable: a genuine instability; unresolved: imaginary modes the remedy ladder could not
 # explain away within its bounds; unsupported: outside what the workflow computes (magnetic metals);
 # failed: a program or a check failed.
-Status = Literal["ok", "unstable", "unresolved", "unsupported", "failed"]
+Status = Literal["ok", "unstable", "unresolved", "unsupported", "failed", "skipped"]
 Cause = Literal["genuine", "acoustic_gamma", "interpolation"]
 DOCUMENT_VERSION = 2  # what changed in each version: store/migrations.py
 
@@ -345,6 +345,24 @@ class QualityData(BaseModel):
     )
 
 
+class MlipPregateData(BaseModel):
+    """What the optional interatomic-potential pre-gate found before any QE ran (`workflows/pregate.py`).
+
+    A document with status 'skipped' holds only this: the potential called the structure grossly
+    unstable, so no DFT ran — it is not a DFT verdict ('unstable' is)."""
+
+    potential: str = Field(description="Registry name of the potential, e.g. 'sevennet-0'.")
+    potential_version: str = Field(description="Its package and version, e.g. 'sevenn 0.13.0'.")
+    lowest_frequency_meV: float = Field(description="Lowest phonon frequency on `mesh` (negative: imaginary).")
+    q_crystal: tuple[float, float, float] = Field(description="Where, in crystal coordinates of the reciprocal cell.")
+    branch: int
+    mesh: tuple[int, int, int]
+    threshold_meV: float = Field(description="Skipped when the lowest frequency is below −threshold.")
+    supercell: tuple[int, int, int]
+    displacement_A: float
+    wall_s: float = Field(description="Time of the potential's phonons (0 when read from its cache).")
+
+
 class Provenance(BaseModel):
     flow_uuid: str | None = None
     job_uuids: dict[str, str] = Field(default_factory=dict, description="step name → jobflow uuid")
@@ -390,6 +408,8 @@ class ElectronPhononDoc(StructureMetadata):
         default=None, description="Isotropic Eliashberg Tc of the chosen α²F, K: `a2f.eliashberg` has μ*, μ*(ω_c), ω_c "
         "and, when None, the reason (also None for documents stored before it was computed).")
     epw: EpwDiagnostics | None = Field(default=None, description="EPW route's checks and interpolation details.")
+    mlip_pregate: MlipPregateData | None = Field(
+        default=None, description="The interatomic-potential pre-gate's finding (runs with setting `mlip_pregate`).")
     quality: QualityData = Field(default_factory=QualityData)
     provenance: Provenance = Field(default_factory=Provenance)
     document_version: int = DOCUMENT_VERSION
@@ -415,6 +435,8 @@ class ElectronPhononDoc(StructureMetadata):
             raise ValueError("status 'ok' needs the chosen α²F and λ")
         if self.status == "unstable" and (self.a2f is not None or self.a2f_all):
             raise ValueError("an unstable material has no α²F (imaginary modes on the coarse or the el-ph q-grid)")
+        if self.status == "skipped" and (self.mlip_pregate is None or self.a2f is not None or self.stability is not None):
+            raise ValueError("a 'skipped' document holds the pre-gate's numbers (mlip_pregate) and no DFT result")
         return self
 
     @classmethod

@@ -13,6 +13,9 @@ upgraded step by step before validation, so every committed or stored document k
            (magnetic) and 'unresolved' (imaginary modes the ladder could not remove) are new.
            Each α²F gains `eliashberg` (isotropic Eliashberg Tc, μ*, μ*(ω_c), ω_c, clipped negative weight) and
            the document `tc_eliashberg_K`: None for old documents (build-dataset solves its own 51-bin α²F).
+    (within 2) status 'skipped' and the optional `mlip_pregate` block (the interatomic-potential pre-gate,
+           no DFT run) were added later in version 2 without a step: older documents have neither and read
+           as they are; a reader older than them rejects a 'skipped' document by its unknown status.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@
     betenet.screening                   candidates → predictions → reports
     betenet.model                       graphs, network, training, ensembles (reads datasets)
     betenet.workflows | betenet.dataset DFT Flows | store documents → dataset directories
+    betenet.phonons                     force constants (a potential's or q2r.x's) → phonon DOS, lowest mode
     betenet.store                       documents and stores
     betenet.parsers | betenet.qe        QE output → typed results | QE inputs, programs, runner
     betenet (physics, settings)         the core every layer uses
@@ -24,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("betenet",),
     ("betenet.parsers", "betenet.qe"),
     ("betenet.store",),
+    ("betenet.phonons",),
     ("betenet.workflows", "betenet.dataset"),
     ("betenet.model",),
     ("betenet.screening",),

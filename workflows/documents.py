@@ -21,6 +21,7 @@ from betenet.store.documents import (
     ConvergenceData,
     ElectronPhononDoc,
     EpwDiagnostics,
+    MlipPregateData,
     Provenance,
     PseudoData,
     QELambdaRow,
@@ -30,6 +31,7 @@ from betenet.store.stores import get_store, save_document
 from betenet.workflows.instability import CauseThresholds
 from betenet.workflows.makers import as_structure, force_constants_file
 from betenet.workflows.outputs import QETaskDoc
+from betenet.workflows.pregate import skip_reason
 from betenet.workflows.presets import ElectronPhononSettings
 from betenet.workflows.quality import quality_of
 from betenet.workflows.spin import MAGNETISM_TASK, magnetic_reason
@@ -67,14 +69,16 @@ def dfpt_route(settings: ElectronPhononSettings, tasks: dict[str, QETaskDoc],
 
 @job
 def store_document(maker: ElectronPhononMaker, structure, input_structure, calc_id: str, pseudos: list,
-                   tasks: dict, stability: StabilityData, route_outputs: dict | None = None) -> ElectronPhononDoc:
+                   tasks: dict, stability: StabilityData | None, route_outputs: dict | None = None,
+                   pregate: dict | None = None) -> ElectronPhononDoc:
     """Assemble the ElectronPhononDoc from the task documents and upsert it into the store.
 
     `route_outputs`: the el-ph branch's outputs that are not QE task documents (EPW's), turned into the
-    route's part by the maker's `route_result` hook."""
+    route's part by the maker's `route_result` hook. `pregate`: the MLIP pre-gate's finding (no tasks ran)."""
     tasks = {k: QETaskDoc.model_validate(v) for k, v in tasks.items()}
     doc = build_document(maker.settings, as_structure(structure), as_structure(input_structure), calc_id, pseudos,
-                         tasks, stability, route=maker.route_result(tasks, route_outputs or {}))
+                         tasks, stability, route=maker.route_result(tasks, route_outputs or {}),
+                         pregate=MlipPregateData.model_validate(pregate) if pregate is not None else None)
     settings = get_settings()
     if maker.document_store:
         settings = settings.model_copy(update=maker.document_store)
@@ -83,9 +87,11 @@ def store_document(maker: ElectronPhononMaker, structure, input_structure, calc_
 
 def build_document(settings: ElectronPhononSettings, structure: Structure, input_structure: Structure,
                    calc_id: str, pseudos: list, tasks: dict[str, QETaskDoc], stability: StabilityData | None,
-                   status_reason: str | None = None, route: RouteResult | None = None) -> ElectronPhononDoc:
+                   status_reason: str | None = None, route: RouteResult | None = None,
+                   pregate: MlipPregateData | None = None) -> ElectronPhononDoc:
     """The document from whatever tasks ran; `status_reason` given → a 'failed' document; a moment above the
-    threshold in the spin-polarised check (task 'magnetism') → 'unsupported', no phonons.
+    threshold in the spin-polarised check (task 'magnetism') → 'unsupported', no phonons; `pregate` (the
+    MLIP pre-gate's finding, no tasks) → 'skipped' with the potential's numbers.
 
     `route`: the el-ph route's part; by default the DFPT route's, read from `tasks`. With the el-ph
     q-grid's phonon DOS (task 'matdyn_elph', both routes) the coarse verdict is confirmed there: an
@@ -124,8 +130,13 @@ def build_document(settings: ElectronPhononSettings, structure: Structure, input
         phonon_dos_coarse=tasks["matdyn_coarse"].phonon_dos if "matdyn_coarse" in tasks else None,
     )
     magnetic = magnetic_reason(structure, check, settings.magnetic_moment_threshold_muB) if check else None
+    skipped = skip_reason(pregate) if pregate is not None else None
+    if pregate is not None:
+        fields["mlip_pregate"] = pregate
     if status_reason is not None:
         fields.update(status="failed", status_reason=status_reason)
+    elif skipped is not None:
+        fields.update(status="skipped", status_reason=skipped)
     elif magnetic is not None:
         fields.update(status="unsupported", status_reason=magnetic)
     elif not stability.stable:

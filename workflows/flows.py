@@ -1,6 +1,7 @@
 """The electron-phonon Flow for one structure (atomate2-style Maker of Makers).
 
-    [vc-relax] → [spin-polarised scf → magnetism gate ──magnetic──→ document ('unsupported', moment)]
+    [MLIP pre-gate ──grossly unstable──→ document ('skipped', the potential's numbers; no QE at all)]
+      → [vc-relax] → [spin-polarised scf → magnetism gate ──magnetic──→ document ('unsupported', moment)]
       → scf → coarse ph.x (2×2×2, no el-ph) → q2r → matdyn DOS (per site)
       → stability gate ──unstable──→ document (status 'unstable', lowest frequency, no α²F)
                        └─stable───→ dense-k scf (la2F) → ph.x el-ph [split over q-points]
@@ -34,6 +35,7 @@ from pymatgen.core import Structure
 from betenet.qe.params import deep_merge
 from betenet.qe.pseudo import PseudoFamily
 from betenet.qe.structure import qe_symmetric_cell
+from betenet.phonons.potentials import require_package
 from betenet.store.documents import ConvergenceStep, PseudoData, RemedyAttempt, StabilityData, calc_identity
 from betenet.workflows.convergence import convergence_step, convergence_verdict, next_kgrid
 from betenet.workflows.documents import RouteResult, build_document, dfpt_route, store_document
@@ -51,6 +53,7 @@ from betenet.workflows.instability import CauseThresholds
 from betenet.workflows.outputs import QETaskDoc
 from betenet.workflows.presets import ElectronPhononSettings, resolve_settings
 from betenet.workflows.remedy import attempt_record, next_remedy
+from betenet.workflows.pregate import pregate_finding, skip_reason
 from betenet.workflows.spin import MAGNETISM_TASK, STARTING_MAGNETIZATION, magnetic_elements, magnetic_reason
 from betenet.workflows.stability import stability_verdict
 
@@ -154,7 +157,16 @@ class ElectronPhononMaker(Maker):
         input_structure = structure
         structure = qe_symmetric_cell(structure)  # pw.x sees every symmetry: far fewer k/q points
         calc_id, pseudos = self.identity(input_structure)  # validates pseudos before any Job exists
-        makers = self.makers(structure)  # validates cutoffs (pseudo hints) likewise
+        self.makers(structure)  # validates cutoffs (pseudo hints) likewise
+        if self.settings.mlip_pregate:  # the potential's package is checked now, before any Job exists
+            require_package(self.settings.mlip_pregate)
+            gate = mlip_pregate(self, structure, input_structure, calc_id, pseudos)
+            return Flow([gate], output=gate.output, name=f"{self.name} {structure.composition.reduced_formula}")
+        return self.dft_flow(structure, input_structure, calc_id, pseudos)
+
+    def dft_flow(self, structure: Structure, input_structure: Structure, calc_id: str, pseudos: list) -> Flow:
+        """Every QE step for `structure` (already the QE-aligned cell), gates included."""
+        makers = self.makers(structure)
         jobs, tasks = [], {}
         current = structure
         if "relax" in makers:
@@ -282,6 +294,21 @@ def _remedy_attempt(maker, structure, input_structure, calc_id, pseudos, tasks, 
                                    attempts=[a.model_dump() for a in verdict.remedy_attempts],
                                    pending={"rung": rung, "overrides": overrides, "why": why})
     return Flow(jobs, output=jobs[-1].output, name=f"remedy {step}: {rung}")
+
+
+@job
+def mlip_pregate(maker: ElectronPhononMaker, structure, input_structure: Structure, calc_id: str,
+                 pseudos: list) -> Response:
+    """Grossly unstable for the potential → replace with the document Job alone ('skipped'); else → the DFT."""
+    structure = as_structure(structure)
+    s = maker.settings
+    finding = pregate_finding(structure, s.mlip_pregate, s.mlip_pregate_threshold_meV)
+    if skip_reason(finding) is not None:
+        doc = store_document(maker, structure, input_structure, calc_id, pseudos, {}, None,
+                             pregate=finding.model_dump())
+        return Response(output=finding, replace=Flow([doc], output=doc.output, name="MLIP pre-gate: document"))
+    dft = maker.dft_flow(structure, input_structure, calc_id, pseudos)
+    return Response(output=finding, replace=dft)
 
 
 @job

@@ -106,6 +106,13 @@ class ElectronPhononSettings(BaseModel):
     converge_k_step: int = Field(
         default=1, description="Each step adds this many scf k-grids to the dense grid (it stays a multiple)."
     )
+    mlip_pregate: str | None = Field(
+        default=None, description="Interatomic potential (sevennet-0, sevennet-l3i5, chgnet-0.3.0) that looks at the "
+        "structure before any QE: grossly unstable → stored 'skipped' with its numbers, no DFT (workflows/pregate.py). "
+        "None: off.")
+    mlip_pregate_threshold_meV: float = Field(
+        default=15.0, gt=0, description="The pre-gate skips a structure whose potential phonons go below −threshold: "
+        "far below the DFT gate's: the potentials put DFT-stable metals down to −9.3 meV (bcc Ba, SevenNet-l3i5).")
     pw_overrides: dict[str, Any] = Field(default_factory=dict, description="Extra pw.x namelist values.")
     ph_overrides: dict[str, Any] = Field(default_factory=dict, description="Extra ph.x &inputph values.")
 
@@ -165,11 +172,11 @@ class ElectronPhononSettings(BaseModel):
         `converge` and its tolerance are the requested protocol (a converged label is not the seed-convention
         one), so they count when converge is on; left out when off, so plain runs keep their ids. The steps'
         grids and their budget (max steps, k step) never count: raising the budget updates one document. The
-        magnetism threshold and the stability cause's and remedy ladder's knobs decide whether and which
-        attempt's numbers are reported, not the numbers of a calculation; leaving them out keeps the ids of
+        magnetism threshold, the MLIP pre-gate and the stability cause's and remedy ladder's knobs decide whether
+        and which attempt's numbers are reported, not the numbers of a calculation; leaving them out keeps the ids of
         documents stored before they existed."""
         skip = {"preset", "max_errors", "walltime_s", "q_split", "converge_max_steps", "converge_k_step",
-                "magnetic_moment_threshold_muB", *LADDER_OPTIONS}
+                "magnetic_moment_threshold_muB", "mlip_pregate", "mlip_pregate_threshold_meV", *LADDER_OPTIONS}
         if not self.converge:
             skip |= {"converge", "converge_tolerance"}
         return self.model_dump(mode="json", exclude=skip)

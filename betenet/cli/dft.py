@@ -16,10 +16,12 @@ from betenet.cli.options import (
     InputError,
     StoreChoice,
     WorkflowSet,
+    checks_store,
     fail,
     parse_key_values,
     store_options,
     store_settings,
+    user_errors,
 )
 
 # programs each route needs on this machine
@@ -39,7 +41,9 @@ def workflow_overrides(set_: list[str], converge: bool) -> dict:
 
 def read_structure(path: Path):
     """pymatgen Structure from CIF/POSCAR/...; InputError naming the file for anything unreadable."""
-    from pymatgen.core import Structure
+    from pymatgen.core import DummySpecies, Structure
+
+    from betenet.structure_files import unreadable_reason
 
     if not path.is_file():
         raise InputError(f"structure file {path} does not exist")
@@ -48,10 +52,14 @@ def read_structure(path: Path):
             warnings.simplefilter("ignore")  # pymatgen warns line by line about a broken CIF; one error is enough
             structure = Structure.from_file(path)
     except Exception as err:  # pymatgen raises many types for malformed files
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"cannot read a structure from {path}: {reason}") from err
+        raise InputError(f"cannot read a structure from {path}: {unreadable_reason(path, err)}; give a CIF or "
+                         "POSCAR file") from err
     if len(structure) == 0:
         raise InputError(f"{path} holds no atoms")
+    unknown = sorted({species.symbol for species in structure.composition if isinstance(species, DummySpecies)})
+    if unknown:
+        raise InputError(f"cannot read a structure from {path}: unknown element symbol(s) {', '.join(unknown)} (not in "
+                         "the periodic table); give a CIF or POSCAR file")
     return structure
 
 
@@ -90,6 +98,8 @@ def prepare(structure_files: list[Path], preset: str, overrides: dict, check_bin
     return maker, items
 
 
+@user_errors
+@checks_store()
 @store_options
 def run_command(
     store: StoreChoice,
@@ -134,6 +144,9 @@ def _summary(label: str, doc) -> str:
     return f"{label}: {doc.status}: {doc.status_reason} [{doc.calc_id}]"
 
 
+@user_errors
+# jobflow-remote writes to its project's store, not to ours: nothing of ours to check
+@checks_store(lambda options: options["engine"] == "fireworks")
 @store_options
 def submit_command(
     store: StoreChoice,

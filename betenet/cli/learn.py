@@ -21,11 +21,14 @@ import typer
 
 from betenet.cli.options import (
     AllowFlag,
+    InputError,
+    AllowMixed,
     Network,
     StoreChoice,
     VariantName,
     check_flags,
     check_variant_option,
+    checks_store,
     document_filters,
     parse_key_values,
     parse_list,
@@ -48,6 +51,7 @@ Save = typer.Option(True, help="Write the predictions to the store's 'prediction
 
 
 @user_errors
+@checks_store(lambda options: options["dataset"] is None)
 @document_filters
 @split_options
 @store_options
@@ -76,6 +80,7 @@ def train_ensemble_command(
     dtype: str = typer.Option("float32", help="float32 / float64."),
     network: list[str] = Network,
     allow_flag: list[str] = AllowFlag,
+    allow_mixed: bool = AllowMixed,
 ) -> None:
     """Train a bootstrap ensemble on a dataset directory, or on the store's documents (same filters as
     build-dataset; the dataset is written to OUT/dataset and its content hash recorded)."""
@@ -93,7 +98,7 @@ def train_ensemble_command(
     if dataset is None:
         with store_settings(store) as settings:
             data = dataset_from_store(settings, out, query, split, get_variant(variant).required_features,
-                                      check_flags(allow_flag))
+                                      check_flags(allow_flag), allow_mixed)
         report_left_out(data.manifest.query.get("left_out_by_flag") or {})
         typer.echo(f"dataset {data.directory}: {len(data)} records from the store, {data.content_hash}")
     else:
@@ -148,7 +153,17 @@ def _report_rejected(rejected) -> None:
         typer.echo(f"  … {len(rejected) - 10} more", err=True)
 
 
+def nothing_to_predict(candidates, rejected) -> None:
+    """One line (InputError) when no input can be predicted, before any output is written; when some can,
+    the others are listed with the results."""
+    if not candidates:
+        reasons = "; ".join(f"{r.source}: {r.reason}" for r in rejected[:5])
+        more = f"; … {len(rejected) - 5} more" if len(rejected) > 5 else ""
+        raise InputError(f"no input can be predicted — {reasons or 'no structure given'}{more}")
+
+
 @user_errors
+@checks_store()
 @store_options
 def predict_command(
     store: StoreChoice,
@@ -166,6 +181,7 @@ def predict_command(
 
     ens = load_ensemble(ensemble)
     candidates, rejected = read_structure_files(structures)
+    nothing_to_predict(candidates, rejected)
     with store_settings(store) as settings:
         match_store_documents(candidates, settings)
         result = run_and_report(ens, candidates, rejected, settings, out=out, mu_star=mu_star, save=save,
@@ -177,6 +193,7 @@ def predict_command(
 
 
 @user_errors
+@checks_store()
 @document_filters
 @store_options
 def screen_command(
@@ -210,6 +227,7 @@ def screen_command(
             candidates, rejected = campaign.candidates_from_paths(source, split)
         else:
             candidates, rejected = campaign.candidates_from_store(settings, query)
+        nothing_to_predict(candidates, rejected)
         read_s = time.perf_counter() - t0 - load_s
         result = campaign.run_and_report(ens, candidates, rejected, settings, out=out, mu_star=mu_star, save=save,
                                          plots="top", top=top, tc_threshold_K=tc_threshold, tc_method=tc_method,

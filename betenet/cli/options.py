@@ -33,8 +33,11 @@ def fail(message: str) -> None:
 def _user_error_types() -> tuple[type[BaseException], ...]:
     """Errors a user can fix: shown as one line (exit code 2) instead of a traceback."""
     from betenet.model.errors import ModelError
+    from betenet.phonons.potentials import MissingPotentialError
+    from betenet.store.connection import StoreUnavailableError
 
-    return ValueError, LookupError, FileExistsError, FileNotFoundError, InputError, ModelError
+    return (ValueError, LookupError, FileExistsError, FileNotFoundError, InputError, ModelError, MissingPotentialError,
+            StoreUnavailableError)
 
 
 def user_errors(command):
@@ -94,6 +97,29 @@ store_options = option_block("store", {
                                           "pipeline outputs); default BETENET_HOME.")),
     "database": (Optional[str], typer.Option(None, "--database", help="Database name; default BETENET_DATABASE.")),
 }, StoreChoice)
+
+
+def checks_store(needed: Callable[[dict], bool] = lambda options: True):
+    """Decorator, outermost but for `user_errors`: before the option blocks build their values and before
+    the command imports anything heavy, open the store its --store/--home/--database (or the settings) name,
+    so an unreachable or misconfigured one is told in seconds, in one line (StoreUnavailableError).
+    `needed(options)`: whether these options use the store at all (e.g. not with --jarvis)."""
+
+    def decorate(command):
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            if needed(kwargs):
+                from betenet.store.connection import check_store
+
+                overrides = {name: kwargs[name] for name in ("store_uri", "home", "database")
+                             if kwargs.get(name) is not None}
+                with override_settings(**overrides) as settings:
+                    check_store(settings)
+            return command(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 @contextlib.contextmanager
@@ -160,7 +186,7 @@ def _query(status: str, include_unstable: bool, method: str | None, elements: st
 # Document filters (build-dataset, train-ensemble from the store, screen from the store): the command gets
 # `query`, a StoreQuery.
 document_filters = option_block("query", {
-    "status": (str, typer.Option("ok", help="Document status: ok / unstable / unresolved / unsupported / failed / any.")),
+    "status": (str, typer.Option("ok", help="Document status: ok / unstable / unresolved / unsupported / failed / skipped / any.")),
     "include_unstable": (bool, typer.Option(False, help="Also dynamically unstable materials (default: stable "
                                             "only).")),
     "method": (Optional[str], typer.Option(None, help="Only documents of this α²F route: dfpt / epw.")),
@@ -198,6 +224,12 @@ AllowFlag = typer.Option([], "--allow-flag", help="Keep documents carrying this 
                          "default every flagged document is left out, and the count said.")
 
 
+# Whether a dataset may mix protocols (build-dataset, train-ensemble from the store, pipeline).
+AllowMixed = typer.Option(False, "--allow-mixed", help="Keep documents of different protocols (preset, QE version, "
+                          "pseudopotential files) in one dataset; the manifest records each. Default: refused, "
+                          "naming the documents.")
+
+
 def check_flags(names: list[str]) -> tuple[str, ...]:
     from betenet.workflows.quality import FLAGS
 
@@ -221,7 +253,8 @@ WorkflowSet = typer.Option([], "--set", help="Workflow option KEY=VALUE (JSON va
 # Model options (train-ensemble, pipeline).
 Network = typer.Option([], "--network", help="Network option KEY=VALUE (JSON), e.g. mul=8; repeatable (default: "
                        "the preset's network).")
-VariantName = typer.Option("CSO", "--variant", help="CSO (structure only) / CPD (+ coarse site PhDOS) / FPD (+ fine).")
+VariantName = typer.Option("CSO", "--variant", help="CSO (structure only) / CPD (+ coarse site PhDOS) / FPD (+ fine) / "
+                           "MPD (+ site PhDOS of an interatomic potential, for any structure).")
 
 
 def check_variant_option(variant: str) -> str:

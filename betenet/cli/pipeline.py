@@ -20,6 +20,7 @@ import typer
 
 from betenet.cli.options import (
     AllowFlag,
+    AllowMixed,
     InputError,
     Network,
     StoreChoice,
@@ -27,9 +28,11 @@ from betenet.cli.options import (
     WorkflowSet,
     check_flags,
     check_variant_option,
+    checks_store,
     parse_key_values,
     store_options,
     store_settings,
+    user_errors,
 )
 
 
@@ -79,6 +82,8 @@ def _material_row(doc, origin: str, source: str) -> dict:
     }
 
 
+@user_errors
+@checks_store()
 @store_options
 def pipeline_command(
     store: StoreChoice,
@@ -98,6 +103,7 @@ def pipeline_command(
     test_fraction: float = typer.Option(0.2, help="Share of the stored materials held out for evaluation."),
     mu_star: float = typer.Option(0.10, help="μ* for the predicted Tc (Allen–Dynes)."),
     allow_flag: list[str] = AllowFlag,
+    allow_mixed: bool = AllowMixed,
 ) -> None:
     """Main job: DFT for new structures → dataset → bootstrap ensemble → evaluation and screening."""
     from rich.console import Console
@@ -119,7 +125,7 @@ def pipeline_command(
                 report.timings_s["dft"] = time.perf_counter() - start
             request = TrainingRequest(variant=variant, n_members=members, max_epochs=max_epochs, workers=workers,
                                       network=parse_key_values(network, "--network"))
-            _learn(out, request, test_fraction, mu_star, screen, console, report, check_flags(allow_flag))
+            _learn(out, request, test_fraction, mu_star, screen, console, report, check_flags(allow_flag), allow_mixed)
         except (InputError, ValueError, LookupError) as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(code=2)
@@ -135,7 +141,7 @@ def _import(path: Path, console) -> None:
 
 
 def _learn(out: Path, request, test_fraction: float, mu_star: float, screen_paths: list[Path], console,
-           report: PipelineReport, allow_flags: tuple[str, ...] = ()) -> None:
+           report: PipelineReport, allow_flags: tuple[str, ...] = (), allow_mixed: bool = False) -> None:
     from betenet.dataset.build import SplitSpec, build_dataset
     from betenet.dataset.query import StoreQuery
     from betenet.model.training_request import train_from_dataset
@@ -151,7 +157,8 @@ def _learn(out: Path, request, test_fraction: float, mu_star: float, screen_path
     start = time.perf_counter()
     result = build_dataset(get_store(settings), out / "dataset", StoreQuery(),
                            split=SplitSpec(test_fraction=test_fraction), require=require, overwrite=True,
-                           source=describe_store(settings, DOCS_COLLECTION), allow_flags=allow_flags)
+                           source=describe_store(settings, DOCS_COLLECTION), allow_flags=allow_flags,
+                           allow_mixed=allow_mixed)
     built = result.dataset
     if result.left_out_by_flag:
         console.print("left out of the dataset for quality flags: "
