@@ -7,7 +7,7 @@ The network only ever sees λ, ω_log and Tc labels (no spectra): its α²F is l
 computed from it (mixed-supervision loss, default weights). λ, ω_log, Tc on the val rows come from the
 ensemble-mean α²F (Tc: Allen–Dynes, μ* = 0.10; JARVIS's own Tc uses its own formula, so even perfect
 moments would not give zero Tc error). Baselines on the same rows: the training-set mean, and
-composition-only models on element fractions (ridge regression; 5 nearest neighbours).
+composition-only models (`betenet.model.baselines`: ridge regression; 5 nearest neighbours).
 The ensemble directory is resumable: re-running with the same arguments finishes missing members.
 """
 
@@ -22,6 +22,7 @@ import torch
 from model_common import CACHE, load_average
 
 from betenet.dataset.format import read_dataset
+from betenet.model.baselines import composition_features, knn_predictor, ridge_predictor
 from betenet.model.ensemble_training import train_ensemble
 from betenet.model.training_set import training_set_from_dataset
 from betenet.model.training import TrainingConfig
@@ -37,29 +38,6 @@ def jarvis_dataset():
     if (directory / "manifest.json").is_file():
         return read_dataset(directory)
     return import_jarvis(JARVIS, directory)
-
-
-def fractions(dataset, records):
-    from ase.data import atomic_numbers
-
-    rows = np.zeros((len(records), 119))
-    for i, r in enumerate(records):
-        atoms = dataset.read_structure(r)
-        for symbol in atoms.get_chemical_symbols():
-            rows[i, atomic_numbers[symbol]] += 1.0 / len(atoms)
-    return rows
-
-
-def ridge(x_train, y_train, x_test, alpha: float = 1e-2):
-    mean_x, mean_y = x_train.mean(0), y_train.mean()
-    a = x_train - mean_x
-    coef = np.linalg.solve(a.T @ a + alpha * len(a) * np.eye(a.shape[1]), a.T @ (y_train - mean_y))
-    return (x_test - mean_x) @ coef + mean_y
-
-
-def nearest(x_train, y_train, x_test, k: int = 5):
-    d = ((x_test[:, None, :] - x_train[None, :, :]) ** 2).sum(-1)
-    return y_train[np.argsort(d, axis=1)[:, :k]].mean(1)
 
 
 def mae(pred, true) -> float:
@@ -102,12 +80,14 @@ def main():
     truth = {key: np.array([getattr(r, key) for r in val_records]) for key, _ in LABELS}
     predicted = {"lambda_": prediction.lambda_, "omega_log_K": prediction.omega_log_K, "tc_K": prediction.tc_K}
 
-    x_train, x_val = fractions(dataset, train_records), fractions(dataset, val_records)
+    x_train = composition_features([r.formula for r in train_records])
+    x_val = composition_features([r.formula for r in val_records])
     rows = []
     for key, label in LABELS:
         y_train = np.array([getattr(r, key) for r in train_records])
         rows.append((label, mae(predicted[key], truth[key]), mae(np.full(len(val_records), y_train.mean()), truth[key]),
-                     mae(ridge(x_train, y_train, x_val), truth[key]), mae(nearest(x_train, y_train, x_val), truth[key])))
+                     mae(ridge_predictor(x_train, y_train, x_val), truth[key]),
+                     mae(knn_predictor(x_train, y_train, x_val), truth[key])))
     print(f"\nMAE on the {len(val_records)} val rows")
     print(f"{'label':12s} {'BETE-NET CSO':>13s} {'train mean':>11s} {'ridge(comp)':>12s} {'5-NN(comp)':>11s}")
     for label, *values in rows:

@@ -2,7 +2,9 @@
 
     <dir>/ensemble.json              format + version, architecture, network config (incl. the training set's
                                      mean neighbour count), training config, seed, n_members, dataset
-                                     (content hash, source, sample ids hash), elements seen in training
+                                     (content hash, source, sample ids hash), elements seen in training;
+                                     optional "calibration": spread scales of λ, ω_log, Tc fitted on held-out
+                                     rows (`Ensemble.calibrate`; dropped when more members are trained)
     <dir>/members/member_007.pt      weights of the kept model (+ loss history), written atomically
     <dir>/members/member_007.json    that member's metrics and the SHA-256 of its .pt
     <dir>/members/member_007.partial.pt   snapshot of a member still training (removed when it finishes)

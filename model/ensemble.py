@@ -21,6 +21,7 @@ import torch
 from betenet import physics
 from betenet.dataset.format import Dataset
 from betenet.model import checkpoints
+from betenet.model.calibration import ONE_SIGMA, fit_std_scales, values_and_spreads
 from betenet.model.errors import CheckpointError, EmptyDatasetError, UnseenElementError
 from betenet.model.graphs import CrystalGraph, GraphBatch, build_graph
 from betenet.model.loss import FIRST_BIN
@@ -34,7 +35,8 @@ from betenet.store.documents import EliashbergData
 @dataclass(frozen=True)
 class Prediction:
     """Ensemble prediction for G structures. α²F on `omega_meV` (51 bins); moments from the mean α²F,
-    `*_std` the spread (standard deviation) of the members' own values. ω_log/ω₂/Tc are NaN where the
+    `*_std` the spread (standard deviation) of the members' own values — for λ, ω_log and Tc multiplied by
+    the ensemble's calibration scale when it has one (`calibrated`; `betenet.model.calibration`). ω_log/ω₂/Tc are NaN where the
     predicted λ is 0 (ω_log is undefined there).
 
     tc_eliashberg_K: the isotropic Eliashberg Tc of the mean α²F, NaN where there is none: then
@@ -62,6 +64,7 @@ class Prediction:
     tc_eliashberg_below_K: np.ndarray
     tc_eliashberg_reason: tuple[str | None, ...]
     member_a2f: np.ndarray
+    calibrated: bool = False
 
     def rows(self) -> list[dict]:
         """One JSON-ready dict per structure."""
@@ -125,6 +128,24 @@ class Ensemble:
         """A stable short id of this trained ensemble (its configuration, creation time included)."""
         text = json.dumps(self.config, sort_keys=True, separators=(",", ":"))
         return "ens-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    @property
+    def std_scales(self) -> dict[str, float] | None:
+        """Calibration scales of the λ, ω_log, Tc spreads (None: uncalibrated)."""
+        calibration = self.config.get("calibration")
+        return None if calibration is None else dict(calibration["std_scale"])
+
+    def calibrate(self, structures, truth: dict[str, np.ndarray], ids: Sequence[str] | None = None,
+                  site_phdos=None, coverage: float = ONE_SIGMA) -> dict[str, float]:
+        """Fit the spread scales on labelled structures it did not train on (`truth`: label → array in the
+        order of `structures`, keys of `betenet.model.calibration.CALIBRATED`) and store them in the
+        ensemble's configuration, so every later `predict` applies them. Returns the scales."""
+        prediction = self.predict(structures, ids, site_phdos, calibrated=False)
+        scales = fit_std_scales(truth, *values_and_spreads(prediction), coverage)
+        self.config["calibration"] = {"std_scale": scales, "coverage": coverage, "n_rows": len(prediction.ids),
+                                      "ids_hash": checkpoints.ids_hash(prediction.ids)}
+        checkpoints.write_json(self.directory / checkpoints.CONFIG_FILE, self.config)
+        return scales
 
     @property
     def mlip(self) -> dict | None:
@@ -192,14 +213,15 @@ class Ensemble:
 
     def predict(self, structures, ids: Sequence[str] | None = None, site_phdos=None, *,
                 dtype: torch.dtype | None = None, batch_size: int = 2000, threads: int | None = None,
-                mu_star: float | None = None) -> Prediction:
+                mu_star: float | None = None, calibrated: bool = True) -> Prediction:
         """Predict α²F and moments for structures (ASE Atoms / pymatgen Structures / CrystalGraphs, or a
         betenet Dataset). CPD/FPD ensembles need per-atom site PhDOS (`site_phdos`, graphs carrying it,
         or a Dataset with the cpd/fpd field). Tc uses `mu_star` (default: the μ* the ensemble trained with).
 
         Members run in parallel on `threads` threads (default: torch's thread count), each member on one
         thread: members are independent, so this scales without the per-operation synchronisation of
-        splitting every tensor operation across threads.
+        splitting every tensor operation across threads. `calibrated=False` gives the raw member spread
+        even where the ensemble has calibration scales.
         """
         mu_star = self.training.loss.mu_star if mu_star is None else mu_star
         if not 0 <= mu_star < 1:
@@ -245,11 +267,16 @@ class Ensemble:
         ddof = 1 if len(self.members) > 1 else 0
         with np.errstate(invalid="ignore"):
             spread = [np.std(v, axis=0, ddof=ddof) for v in per_member]
+        scales = self.std_scales if calibrated else None
+        if scales is not None:
+            spread = [spread[0] * scales["lambda"], spread[1] * scales["omega_log_K"], spread[2],
+                      spread[3] * scales["tc_K"]]
         eliashberg = [_eliashberg(a2f, mu_star) for a2f in mean]
         return Prediction(
             ids=[g.id for g in graphs], omega_meV=physics.MODEL_GRID_MEV.copy(), a2f=mean,
             a2f_std=member_a2f.std(axis=0, ddof=ddof), lambda_=lam, omega_log_K=wlog, omega_2_K=w2, tc_K=tc,
             lambda_std=spread[0], omega_log_K_std=spread[1], omega_2_K_std=spread[2], tc_K_std=spread[3],
+            calibrated=scales is not None,
             n_members=len(self.members), mu_star=mu_star,
             tc_eliashberg_K=np.array([np.nan if e.tc_K is None else e.tc_K for e in eliashberg]),
             tc_eliashberg_K_std=np.full(len(graphs), np.nan),

@@ -22,6 +22,7 @@ from betenet.model.ensemble import Ensemble
 from betenet.model.errors import TrainingInterruptedError
 from betenet.model.graphs import mean_neighbour_count
 from betenet.model.network import NetworkConfig
+from betenet.model.presets import DEFAULT_PRESET, preset_network, preset_training
 from betenet.model.training import EpochReport, TrainingConfig, train_member
 from betenet.model.training_set import TrainingSet
 from betenet.model.variants import get_variant
@@ -72,7 +73,7 @@ def train_ensemble(
     *,
     variant: str = "CPD",
     network: NetworkConfig | None = None,
-    training: TrainingConfig = TrainingConfig(),
+    training: TrainingConfig | None = None,
     n_members: int = 100,
     seed: int = 0,
     workers: int | None = None,
@@ -84,8 +85,8 @@ def train_ensemble(
 
     `members` trains only those member indices (one jobflow Job per member on a cluster, see
     `betenet.model.training_request.member_flow`); None trains every member not yet finished.
-    `network` defaults to the seed's architecture for `variant`; its `num_neighbors` is always replaced
-    by the training set's mean neighbour count. `workers` > 1 trains members in that many processes
+    `network` and `training` default to the default preset's (`betenet.model.presets`; the seed's are
+    preset "seed"); the network's `num_neighbors` is always replaced by the training set's mean neighbour count. `workers` > 1 trains members in that many processes
     with `threads` torch threads each (default: all threads split among them); `workers=1` trains them
     one after another in this process. The default (None) is one process per core with one thread
     each whenever more than one member is left: members are independent, and on a shared 2-core
@@ -94,7 +95,9 @@ def train_ensemble(
     directory = Path(directory)
     if n_members < 1:
         raise ValueError(f"Invalid n_members={n_members!r}, must be ≥ 1")
-    network = replace(network or NetworkConfig(variant=variant), num_neighbors=mean_neighbour_count(data.graphs))
+    network = replace(network or preset_network(DEFAULT_PRESET, variant=variant),
+                      num_neighbors=mean_neighbour_count(data.graphs))
+    training = training or preset_training(DEFAULT_PRESET)
     variant_rules = get_variant(network.variant)
     for graph in data.graphs:
         variant_rules.require_site_phdos(graph.site_phdos, graph.id)
@@ -107,13 +110,16 @@ def train_ensemble(
         old = checkpoints.read_config(directory)
         checkpoints.check_same_run(config_path, old, config)
         config["created"] = old["created"]
-    (directory / checkpoints.MEMBERS_DIR).mkdir(parents=True, exist_ok=True)
-    checkpoints.write_json(config_path, config)
-
+        if "calibration" in old:
+            config["calibration"] = old["calibration"]
     wanted = range(n_members) if members is None else sorted(set(members))
     if any(not 0 <= m < n_members for m in wanted):
         raise ValueError(f"Invalid members={list(members)}: indices must lie in 0..{n_members - 1}")
     todo = [m for m in wanted if checkpoints.finished_member(directory, m) is None]
+    if todo:
+        config.pop("calibration", None)  # fitted to other members: it no longer describes this ensemble
+    (directory / checkpoints.MEMBERS_DIR).mkdir(parents=True, exist_ok=True)
+    checkpoints.write_json(config_path, config)
     checkpoints.remove_killed_writes(directory, todo)
     if workers is None:
         workers, threads = (min(len(todo), os.cpu_count() or 1), 1) if len(todo) > 1 else (1, threads)

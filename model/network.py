@@ -182,3 +182,4 @@ class BeteNet(torch.nn.Module):
 def _mean_per_graph(node_values: torch.Tensor, batch: GraphBatch) -> torch.Tensor:
     total = node_values.new_zeros(batch.n_graphs, node_values.shape[1]).index_add_(0, batch.node_graph, node_values)
     return total / batch.atoms_per_graph.to(node_values.dtype)[:, None]
+

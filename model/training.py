@@ -1,9 +1,10 @@
-"""Training one bootstrap member: full-batch AdamW with tempered early stopping.
+"""Training one bootstrap member: AdamW (full batch, or seeded mini-batches) with tempered early stopping.
 
 A member draws a seeded bootstrap resample of the training samples (n draws with replacement) and
 validates on the out-of-bag rest. Drawn samples are evaluated once and weighted by how often they were
 drawn — the same loss and gradient as the seed's batch with duplicates, at ~63 % of the work. Each epoch is
-one optimiser step on that batch followed by the validation loss of the updated model (the seed's order).
+one optimiser step on that batch (or one per mini-batch, `batch_size`) followed by the validation loss of
+the updated model (the seed's order).
 
 Long members can be interrupted: `snapshot` is called every `snapshot_interval_s` seconds with the full
 state (model, optimiser, stopper, kept models, history), and `train_member(..., resume_from=state)`
@@ -27,6 +28,8 @@ from betenet.model.loss import LossConfig, Targets, mixed_loss
 from betenet.model.network import BeteNet, NetworkConfig
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# "constant": the seed's fixed learning rate; "cosine": decays to 0 over max_epochs (cosine annealing)
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -42,10 +45,18 @@ class TrainingConfig:
     dtype: str = "float32"
     loss: LossConfig = field(default_factory=LossConfig)
     snapshot_interval_s: float = 300.0
+    lr_schedule: str = "constant"
+    # None: one optimiser step per epoch on the whole resample (the seed's); n: the drawn samples are
+    # dealt once into seeded batches of about n, and every epoch steps through them in a seeded order
+    batch_size: int | None = None
 
     def __post_init__(self):
         if self.dtype not in DTYPES:
             raise ValueError(f"Invalid dtype={self.dtype!r}, use one of {tuple(DTYPES)}")
+        if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
+            raise ValueError(f"Invalid batch_size={self.batch_size!r}, must be a positive integer or None")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"Invalid lr_schedule={self.lr_schedule!r}, use one of {LR_SCHEDULES}")
         if not isinstance(self.max_epochs, int) or self.max_epochs < 1:
             raise ValueError(f"Invalid max_epochs={self.max_epochs!r}, must be a positive integer")
         if not self.lr > 0 or self.weight_decay < 0:
@@ -125,13 +136,17 @@ def train_member(
         return GraphBatch.from_graphs([graphs[i] for i in index], network.variant, r_max=network.r_max,
                                       number_of_basis=network.number_of_basis, lmax=network.lmax, dtype=dtype)
 
-    train_batch, val_batch = batch(drawn), batch(out_of_bag)
-    train_targets, val_targets = targets.subset(drawn).to(dtype), targets.subset(out_of_bag).to(dtype)
-    train_weight = torch.as_tensor(counts[drawn], dtype=dtype)
+    n_batches = 1 if training.batch_size is None else max(1, round(drawn.size / training.batch_size))
+    chunks = np.array_split(np.random.default_rng([seed, member, 2]).permutation(drawn), n_batches)
+    train_batches = [(batch(c), targets.subset(c).to(dtype), torch.as_tensor(counts[c], dtype=dtype))
+                     for c in (np.sort(chunk) for chunk in chunks)]
+    val_batch, val_targets = batch(out_of_bag), targets.subset(out_of_bag).to(dtype)
 
     torch.manual_seed(_init_seed(seed, member))
     net = BeteNet(network).to(dtype)
     optimizer = torch.optim.AdamW(net.parameters(), lr=training.lr, weight_decay=training.weight_decay)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=training.max_epochs)
+                 if training.lr_schedule == "cosine" else None)
     stopper = TemperedEarlyStopping(training.patience_descent, training.patience_hump, training.patience_second)
     kept: dict[int, tuple[int, dict]] = {}  # region → (epoch, state_dict)
     history: list[tuple[int, float, float]] = []
@@ -139,6 +154,8 @@ def train_member(
     if resume_from is not None:
         net.load_state_dict(resume_from["model"])
         optimizer.load_state_dict(resume_from["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(resume_from["scheduler"])
         stopper = TemperedEarlyStopping.from_state_dict(resume_from["stopper"])
         kept = {int(k): (e, s) for k, (e, s) in resume_from["kept"].items()}
         history = [tuple(row) for row in resume_from["history"]]
@@ -149,14 +166,24 @@ def train_member(
     stopped = False
     for epoch in range(start_epoch, training.max_epochs):
         net.train()
-        loss, _ = mixed_loss(net(train_batch), train_targets, train_weight, training.loss)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        order = np.random.default_rng([seed, member, 3, epoch]).permutation(n_batches) if n_batches > 1 else [0]
+        losses, weights = [], []
+        for k in order:
+            train_batch, train_targets, train_weight = train_batches[k]
+            loss, _ = mixed_loss(net(train_batch), train_targets, train_weight, training.loss)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            weights.append(float(train_weight.sum()))
+        if scheduler is not None:
+            scheduler.step()
         net.eval()
         with torch.no_grad():
             val_loss, _ = mixed_loss(net(val_batch), val_targets, None, training.loss)
-        train_value, val_value = float(loss.detach()), float(val_loss)
+        # train loss: the seed's (before the step) for one batch, else the mean over the epoch's batches
+        train_value = losses[0] if n_batches == 1 else float(np.average(losses, weights=weights))
+        val_value = float(val_loss)
         history.append((epoch, train_value, val_value))
         decision = stopper.update(val_value)
         if decision.keep:
@@ -171,6 +198,7 @@ def train_member(
             snapshot(copy.deepcopy({  # state_dicts alias the live tensors: hand over a copy
                 "model": net.state_dict(), "optimizer": optimizer.state_dict(),
                 "stopper": stopper.state_dict(), "kept": kept, "history": history,
+                "scheduler": None if scheduler is None else scheduler.state_dict(),
                 "epoch": epoch, "wall_s": wall_before + now - t0,
             }))
             last_snapshot = now

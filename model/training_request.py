@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 from jobflow import Flow, job
 
 from betenet.dataset.build import build_dataset
@@ -19,9 +20,10 @@ from betenet.dataset.format import Dataset, read_dataset
 from betenet.model import checkpoints
 from betenet.model.ensemble import Ensemble
 from betenet.model.ensemble_training import train_ensemble
-from betenet.model.network import NetworkConfig
-from betenet.model.training import TrainingConfig
-from betenet.model.training_set import check_variant_fits, training_set_from_dataset
+from betenet.model.presets import DEFAULT_PRESET, preset_network, preset_training
+from betenet.model.calibration import record_labels
+from betenet.model.splits import elements_of
+from betenet.model.training_set import check_variant_fits, training_set_from_dataset, variant_graphs
 from betenet.store.stores import DOCS_COLLECTION, describe_store, get_store
 
 
@@ -34,26 +36,56 @@ class TrainingRequest:
     variant: str = "CSO"
     n_members: int = 10
     seed: int = 0
-    max_epochs: int = 10_000
+    preset: str = DEFAULT_PRESET  # network size and schedule (`betenet.model.presets`); fields below override
+    max_epochs: int | None = None
+    batch_size: int | None = None
+    lr_schedule: str | None = None
+    weight_decay: float | None = None
     splits: tuple[str | None, ...] | None = ("train",)
     workers: int = 1
     threads: int | None = None
     dtype: str = "float32"
-    network: dict[str, Any] = field(default_factory=dict)  # NetworkConfig fields other than the seed's
+    network: dict[str, Any] = field(default_factory=dict)  # NetworkConfig fields other than the preset's
+    calibrate_on: str | None = None  # dataset split whose labelled rows calibrate the spread after training
 
 
 def train_from_dataset(dataset: Dataset | Path | str, out: Path | str, request: TrainingRequest,
                        progress: bool = True, members: Sequence[int] | None = None) -> Ensemble:
     """Train (or finish) the ensemble in `out` on the records of `dataset` in `request.splits`."""
     dataset = dataset if isinstance(dataset, Dataset) else read_dataset(dataset)
+    if request.calibrate_on is not None and (request.splits is None or request.calibrate_on in request.splits):
+        raise ValueError(f"cannot calibrate on split {request.calibrate_on!r}: it is trained on (splits "
+                         f"{'all' if request.splits is None else list(request.splits)}); calibrate on a held-out split")
     check_variant_fits(dataset, request.variant, request.splits)
     data = training_set_from_dataset(dataset, request.variant, splits=request.splits,
                                      cache_dir=Path(out) / "graph-cache")
-    network = NetworkConfig(**{**request.network, "variant": request.variant})
-    training = TrainingConfig(max_epochs=request.max_epochs, dtype=request.dtype)
-    return train_ensemble(out, data, variant=request.variant, network=network, training=training,
-                          n_members=request.n_members, seed=request.seed, workers=request.workers,
-                          threads=request.threads, progress=progress, members=members)
+    network = preset_network(request.preset, **{**request.network, "variant": request.variant})
+    training = preset_training(request.preset, max_epochs=request.max_epochs, dtype=request.dtype,
+                               batch_size=request.batch_size, lr_schedule=request.lr_schedule,
+                               weight_decay=request.weight_decay)
+    ensemble = train_ensemble(out, data, variant=request.variant, network=network, training=training,
+                              n_members=request.n_members, seed=request.seed, workers=request.workers,
+                              threads=request.threads, progress=progress, members=members)
+    if request.calibrate_on is not None and len(ensemble.members) == request.n_members:
+        calibrate_on_split(ensemble, dataset, request.calibrate_on, Path(out) / "graph-cache")
+    return ensemble
+
+
+def calibrate_on_split(ensemble: Ensemble, dataset: Dataset, split: str, cache_dir: Path | None = None) -> dict:
+    """Fit the ensemble's spread scales on the records of `split` that carry λ, ω_log and Tc (a split the
+    ensemble did not train on)."""
+    records = [r for r in dataset.records if r.split == split]
+    labels = record_labels(records)
+    known = set(ensemble.elements)
+    # rows the ensemble can predict (elements it saw) that carry all three labels
+    usable = [r for r, *values in zip(records, *labels.values())
+              if not np.isnan(values).any() and elements_of(r.formula) <= known]
+    if len(usable) < 2:
+        raise ValueError(f"cannot calibrate on split {split!r} of {dataset.directory}: {len(usable)} of its "
+                         f"{len(records)} records carry λ, ω_log and Tc and only elements seen in training; "
+                         "at least 2 are needed")
+    graphs = variant_graphs(dataset, ensemble.variant, ensemble.network.r_max, cache_dir, usable)
+    return ensemble.calibrate(graphs, record_labels(usable))
 
 
 @job

@@ -5,6 +5,10 @@ both lie above the solver's 0.1 K floor, so its n is smaller) with DFT labels (o
 MAE, RMSE, R² — and scores the Tc ranking as a screening would use it: the average precision
 of "Tc ≥ threshold" ranked by predicted Tc, next to what a random ranking gets on average (the
 fraction of positives). `write_report` saves the numbers as JSON and parity plots as PNG.
+
+`accuracy_scores` is the held-out accuracy protocol's score of one predictor on one split (arrays in the
+split's row order): MAE of λ, ω_log, Tc, Spearman ρ of Tc, the average precision of Tc > 5 K beside the
+split's base rate, and — for a predictor with an uncertainty — the coverage of its ±1σ band.
 """
 
 from __future__ import annotations
@@ -101,6 +105,47 @@ def evaluate(predicted: Mapping[str, Mapping[str, float | None]], labels: Mappin
         random_average_precision=float(positive.mean()) if tc else 0.0,
     )
     return EvaluationReport(metrics=metrics, screening=screening, ids=ids)
+
+
+ACCURACY_LABELS = ("lambda", "omega_log_K", "tc_K")
+
+
+def spearman(x, y) -> float | None:
+    """Spearman rank correlation (ties: average ranks); None when either side is constant."""
+    from scipy.stats import spearmanr
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    return float(spearmanr(x, y).statistic)
+
+
+def band_coverage(y_true, y_pred, y_std) -> float:
+    """Fraction of rows whose error lies within the ±1σ band (|error| ≤ σ)."""
+    y_true, y_pred, y_std = (np.asarray(v, dtype=float) for v in (y_true, y_pred, y_std))
+    return float(np.mean(np.abs(y_pred - y_true) <= y_std))
+
+
+def accuracy_scores(truth: Mapping[str, np.ndarray], predicted: Mapping[str, np.ndarray],
+                    std: Mapping[str, np.ndarray] | None = None, tc_threshold_K: float = 5.0) -> dict:
+    """Scores of one predictor on one split; every array in the same row order, `ACCURACY_LABELS` keys.
+
+    A non-finite prediction (ω_log where the predicted λ is 0) counts as the worst case it can be:
+    the row's error is taken against the training-free value 0 — so a model cannot improve its MAE by
+    predicting nothing. Tc > `tc_threshold_K` positives are ranked by predicted Tc.
+    """
+    scores: dict = {"n": int(len(truth["tc_K"]))}
+    for label in ACCURACY_LABELS:
+        y, p = np.asarray(truth[label], dtype=float), np.nan_to_num(np.asarray(predicted[label], dtype=float))
+        scores[f"mae_{label}"] = float(np.mean(np.abs(p - y)))
+        if std is not None:
+            scores[f"coverage_{label}"] = band_coverage(y, p, np.nan_to_num(std[label], nan=0.0))
+    tc_true, tc_pred = np.asarray(truth["tc_K"], dtype=float), np.nan_to_num(np.asarray(predicted["tc_K"], dtype=float))
+    positive = tc_true > tc_threshold_K
+    scores["spearman_tc"] = spearman(tc_true, tc_pred)
+    scores["average_precision_tc"] = average_precision(positive, tc_pred)
+    scores["base_rate_tc"] = float(positive.mean())
+    return scores
 
 
 def _finite(value) -> bool:

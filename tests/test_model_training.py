@@ -158,9 +158,11 @@ def test_network_loss_gradients_match_finite_differences():
     assert checked >= 10  # most probed derivatives are not trivially zero
 
 
-def test_member_resumes_exactly_from_a_snapshot():
+@pytest.mark.parametrize("schedule", [dict(), dict(batch_size=2, lr_schedule="cosine")],
+                         ids=["full batch, constant lr", "mini-batches, cosine lr"])
+def test_member_resumes_exactly_from_a_snapshot(schedule):
     network = tiny_config("CPD")
-    training = TrainingConfig(max_epochs=8, patience_descent=100, snapshot_interval_s=0.0)
+    training = TrainingConfig(max_epochs=8, patience_descent=100, snapshot_interval_s=0.0, **schedule)
     items = graphs("CPD")
     targets = Targets.from_records(records(), torch.float64)
     snapshots = []
@@ -172,3 +174,23 @@ def test_member_resumes_exactly_from_a_snapshot():
     for key, value in full.state_dict.items():
         assert torch.equal(resumed.state_dict[key], value), key
     assert resumed.metrics["kept_epoch"] == full.metrics["kept_epoch"]
+
+
+def test_mini_batches_step_once_per_batch_and_one_batch_is_the_full_batch():
+    network = tiny_config("CPD")
+    items, targets = graphs("CPD"), Targets.from_records(records(), torch.float64)
+    epochs = dict(max_epochs=5, patience_descent=100, snapshot_interval_s=0.0)
+    full = train_member(network, TrainingConfig(**epochs), items, targets, member=0, seed=1)
+    one_batch = train_member(network, TrainingConfig(batch_size=100, **epochs), items, targets, member=0, seed=1)
+    assert np.array_equal(one_batch.history, full.history)
+    snapshots = []
+    mini = train_member(network, TrainingConfig(batch_size=2, **epochs), items, targets, member=0, seed=1,
+                        snapshot=snapshots.append)
+    n_drawn = mini.metrics["n_drawn"]
+    steps = snapshots[-1]["optimizer"]["state"][0]["step"]
+    assert int(steps) == 5 * round(n_drawn / 2)  # every epoch one AdamW step per batch of ≈ 2 drawn samples
+    assert not np.array_equal(mini.history[:, 2], full.history[:, 2])
+    with pytest.raises(ValueError, match="batch_size=0"):
+        TrainingConfig(batch_size=0)
+    with pytest.raises(ValueError, match="lr_schedule='linear'"):
+        TrainingConfig(lr_schedule="linear")

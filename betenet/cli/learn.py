@@ -66,8 +66,17 @@ def train_ensemble_command(
     variant: str = VariantName,
     members: int = typer.Option(10, help="Bootstrap members (the seed used 100)."),
     seed: int = typer.Option(0, help="Seed of the bootstrap resamples and initialisations."),
-    max_epochs: int = typer.Option(10_000, help="Epoch cap per member (tempered early stopping ends most sooner)."),
+    preset: Optional[str] = typer.Option(None, help="Network size and training schedule: compact (small data, the "
+                                         "default) or seed (the BETE-NET paper's); the options below override it."),
+    max_epochs: Optional[int] = typer.Option(None, help="Epoch cap per member (default: the preset's; tempered "
+                                             "early stopping may end sooner)."),
+    batch_size: Optional[int] = typer.Option(None, help="Mini-batch size (default: the preset's; at least the "
+                                             "training set size = the full batch)."),
+    lr_schedule: Optional[str] = typer.Option(None, help="constant / cosine (default: the preset's)."),
+    weight_decay: Optional[float] = typer.Option(None, help="AdamW weight decay (default: the preset's)."),
     splits: str = typer.Option("train", help="Comma list of dataset splits to train on ('all' = every record)."),
+    calibrate_on: Optional[str] = typer.Option(None, help="Dataset split (not trained on, e.g. val) whose λ, ω_log, "
+                                               "Tc labels calibrate the ±1σ spread; stored with the ensemble."),
     workers: int = typer.Option(1, help="Members trained in parallel processes (1 = one after another)."),
     threads: Optional[int] = typer.Option(None, help="torch threads per worker (default: all split among workers)."),
     dtype: str = typer.Option("float32", help="float32 / float64."),
@@ -90,8 +99,10 @@ def train_ensemble_command(
     if engine not in ENGINES:
         fail(f"Invalid engine={engine!r}, use one of {ENGINES}")
     request = TrainingRequest(
-        variant=variant, n_members=members, seed=seed, max_epochs=max_epochs,
-        splits=None if splits == "all" else tuple(parse_list(splits)), workers=workers, threads=threads,
+        variant=variant, n_members=members, seed=seed, **({"preset": preset} if preset else {}),
+        max_epochs=max_epochs, batch_size=batch_size, lr_schedule=lr_schedule, weight_decay=weight_decay,
+        splits=None if splits == "all" else tuple(parse_list(splits)), calibrate_on=calibrate_on, workers=workers,
+        threads=threads,
         dtype=dtype, network=parse_key_values(network, "--network"),
     )
     if dataset is None:
@@ -113,6 +124,9 @@ def train_ensemble_command(
     typer.echo(f"{ensemble!r}: trained on {ensemble.config['dataset']['n_samples']} samples of "
                f"{ensemble.config['dataset']['content_hash']}; median validation loss "
                f"{summary['val_loss_median']:.4g}; {time.perf_counter() - start:.1f} s")
+    if ensemble.std_scales is not None:
+        scales = ", ".join(f"{k} ×{v:.2f}" for k, v in ensemble.std_scales.items())
+        typer.echo(f"spread calibrated on split {calibrate_on!r}: {scales}")
 
 
 def _submit_members(data, out: Path, request, engine: str, store, project, worker) -> None:

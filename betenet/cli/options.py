@@ -252,7 +252,7 @@ WorkflowSet = typer.Option([], "--set", help="Workflow option KEY=VALUE (JSON va
 
 # Model options (train-ensemble, pipeline).
 Network = typer.Option([], "--network", help="Network option KEY=VALUE (JSON), e.g. mul=8; repeatable (default: "
-                       "the seed's architecture).")
+                       "the preset's network).")
 VariantName = typer.Option("CSO", "--variant", help="CSO (structure only) / CPD (+ coarse site PhDOS) / FPD (+ fine) / "
                            "MPD (+ site PhDOS of an interatomic potential, for any structure).")
 

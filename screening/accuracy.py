@@ -1,0 +1,147 @@
+"""The held-out accuracy protocol: splits of a labelled dataset, an ensemble trained and scored on each,
+always beside the baselines scored on the same rows.
+
+    grouped held-out    a seeded ~20 % of the chemical systems held out (`betenet.model.splits`); of the
+                        rest, ~15 % of the systems calibrate the ensemble spread and are not trained on
+    leaderboard val     the dataset's `split == "val"` rows, trained on its `"train"` rows
+    fold i of k         grouped k-fold over the held-in part of the grouped split (the held-out systems
+                        are never seen), so model choices made on the folds cannot leak into the
+                        held-out figures
+
+Test rows with an element that no training row has are left out (a CSO network has no embedding for
+it; the composition baselines would not know it either) and counted. Scores: `accuracy_scores`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from betenet.dataset.format import Dataset, DatasetRecord
+from betenet.model.baselines import composition_features, knn_predictor, median_predictor, ridge_predictor
+from betenet.model.calibration import CALIBRATED, record_labels, values_and_spreads
+from betenet.model.ensemble_training import train_ensemble
+from betenet.model.loss import Targets
+from betenet.model.network import NetworkConfig
+from betenet.model.splits import chemical_system, elements_of, grouped_holdout, grouped_kfold
+from betenet.model.training import TrainingConfig
+from betenet.model.training_set import TrainingSet, variant_graphs
+from betenet.screening.evaluation import ACCURACY_LABELS, accuracy_scores, band_coverage
+
+HOLDOUT = "grouped held-out"
+LEADERBOARD = "leaderboard val"
+_EMPTY = np.zeros(0, dtype=int)
+
+
+@dataclass(frozen=True)
+class ProtocolSplit:
+    """Row indices into the protocol's record list."""
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+    calibration: np.ndarray = field(default_factory=lambda: _EMPTY)
+    n_left_out_unseen: int = 0  # test rows left out: an element absent from the training rows
+
+
+def _seen_only(name, records, train, test, calibration=_EMPTY) -> ProtocolSplit:
+    seen = set().union(*(elements_of(records[i].formula) for i in train))
+    keep = np.array([elements_of(records[i].formula) <= seen for i in test], dtype=bool)
+    keep_cal = np.array([elements_of(records[i].formula) <= seen for i in calibration], dtype=bool)
+    if not keep.any():
+        raise ValueError(f"split {name!r}: none of its {len(test)} test rows has only elements of the training rows; "
+                         "use more data or another seed")
+    return ProtocolSplit(name, np.asarray(train), np.asarray(test)[keep],
+                         np.asarray(calibration)[keep_cal] if len(calibration) else _EMPTY,
+                         int((~keep).sum()))
+
+
+def protocol_splits(records: Sequence[DatasetRecord], *, holdout_fraction: float = 0.2,
+                    calibration_fraction: float = 0.15, k: int = 3, seed: int = 0) -> list[ProtocolSplit]:
+    """The grouped held-out split, the leaderboard val split (when the records have one) and the k
+    grouped folds of the held-in part, in that order."""
+    records = list(records)
+    labels = record_labels(records)
+    if any(r.formula is None for r in records) or any(np.isnan(v).any() for v in labels.values()):
+        raise ValueError("the accuracy protocol needs records with a formula and λ, ω_log and Tc labels")
+    groups = np.array([chemical_system(r.formula) for r in records])
+    held_in, held_out = grouped_holdout(groups, holdout_fraction, seed)
+    fit, calibration = grouped_holdout(groups[held_in], calibration_fraction, seed + 1)
+    splits = [_seen_only(HOLDOUT, records, held_in[fit], held_out, held_in[calibration])]
+    train = np.flatnonzero([r.split == "train" for r in records])
+    val = np.flatnonzero([r.split == "val" for r in records])
+    if len(train) and len(val):
+        splits.append(_seen_only(LEADERBOARD, records, train, val))
+    for f, (fold_train, fold_test) in enumerate(grouped_kfold(groups[held_in], k, seed)):
+        splits.append(_seen_only(f"fold {f + 1} of {k}", records, held_in[fold_train], held_in[fold_test]))
+    return splits
+
+
+def split_summary(split: ProtocolSplit, records: Sequence[DatasetRecord]) -> str:
+    tc = record_labels([records[i] for i in split.test])["tc_K"]
+    text = (f"{split.name}: {len(split.train)} train, {len(split.test)} test rows (Tc > 5 K base rate "
+            f"{np.mean(tc > 5):.2f})")
+    if len(split.calibration):
+        text += f", {len(split.calibration)} calibration rows"
+    if split.n_left_out_unseen:
+        text += f", {split.n_left_out_unseen} test rows left out (element not in training)"
+    return text
+
+
+def baseline_scores(records: Sequence[DatasetRecord], split: ProtocolSplit, k_neighbours: int = 5,
+                    ridge_alpha: float = 1.0) -> dict[str, dict]:
+    """Scores of the training median, composition kNN and composition ridge on the split's test rows."""
+    train = [records[i] for i in split.train]
+    test = [records[i] for i in split.test]
+    x_train = composition_features([r.formula for r in train])
+    x_test = composition_features([r.formula for r in test])
+    y_train, truth = record_labels(train), record_labels(test)
+    predictors = {
+        "training median": lambda y: median_predictor(y, len(test)),
+        f"composition {k_neighbours}-NN": lambda y: knn_predictor(x_train, y, x_test, k_neighbours),
+        "composition ridge": lambda y: ridge_predictor(x_train, y, x_test, ridge_alpha),
+    }
+    return {name: accuracy_scores(truth, {label: predict(y_train[label]) for label in ACCURACY_LABELS})
+            for name, predict in predictors.items()}
+
+
+def _training_set(dataset: Dataset, records: Sequence[DatasetRecord], network: NetworkConfig, cache_dir):
+    graphs = variant_graphs(dataset, network.variant, network.r_max, cache_dir, records)
+    return graphs, TrainingSet(graphs, Targets.from_records(records, torch.float64), dataset.content_hash,
+                               dataset.manifest.source)
+
+
+def ensemble_scores(dataset: Dataset, records: Sequence[DatasetRecord], split: ProtocolSplit, directory: Path,
+                    network: NetworkConfig, training: TrainingConfig, n_members: int, seed: int = 0,
+                    cache_dir: Path | None = None) -> dict:
+    """Train (or finish) an ensemble on the split's training rows in `directory`, calibrate it on the
+    calibration rows when the split has them, and score it on the test rows (raw spread coverage always;
+    calibrated coverage after calibration). Adds the members' summed training wall time (s), the mean
+    epochs run and the mean epoch of the kept models."""
+    _, data = _training_set(dataset, [records[i] for i in split.train], network, cache_dir)
+    ensemble = train_ensemble(directory, data, network=network, training=training, n_members=n_members,
+                              seed=seed, workers=1, threads=1, progress=False)
+    test = [records[i] for i in split.test]
+    test_graphs, _ = _training_set(dataset, test, network, cache_dir)
+    if len(split.calibration):
+        calibration = [records[i] for i in split.calibration]
+        calibration_graphs, _ = _training_set(dataset, calibration, network, cache_dir)
+        ensemble.calibrate(calibration_graphs, record_labels(calibration))
+    raw = ensemble.predict(test_graphs, calibrated=False)
+    truth = record_labels(test)
+    predicted, spread = values_and_spreads(raw)
+    scores = accuracy_scores(truth, predicted, spread)
+    if ensemble.std_scales is not None:
+        _, calibrated_spread = values_and_spreads(ensemble.predict(test_graphs))
+        for label in CALIBRATED:
+            scores[f"calibrated_coverage_{label}"] = band_coverage(
+                truth[label], np.nan_to_num(predicted[label]), np.nan_to_num(calibrated_spread[label]))
+        scores["std_scales"] = ensemble.std_scales
+    scores["train_wall_s"] = float(sum(m["wall_s"] for m in ensemble.members))  # summed over members
+    scores["epochs_run_mean"] = float(np.mean([m["epochs_run"] for m in ensemble.members]))
+    scores["kept_epoch_mean"] = float(np.mean([m["kept_epoch"] for m in ensemble.members]))
+    return scores
