@@ -100,8 +100,6 @@ MATERIALS: tuple[Material, ...] = (
         "W", "W_bcc.cif",
         dft=None,
         experiment=Reference(0.28, ALLEN_2000, "from Tc = 0.012 K (McMillan inversion)", NOT_REREAD),
-        overrides={"converge": False},
-        why="budget: the run had ~15 min of QE time left after Pb, one dense grid (16³) instead of two",
     ),
     Material(
         "Mo", "Mo_bcc.cif",
