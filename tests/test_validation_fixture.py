@@ -62,7 +62,11 @@ def test_every_stored_lambda_is_recomputed_from_its_raw_a2f(documents):
             a2f = np.asarray(spectrum.a2f)
             positive = omega > 0
             recomputed = 2 * np.trapezoid(a2f[positive] / omega[positive], omega[positive])
-            assert recomputed == pytest.approx(spectrum.lambda_, rel=0.01), (formula, spectrum.smearing_Ry)
+            # the two rules differ only where α²F has weight in the first bins: 0.3 % at Pb's reported σ, 2.1 % at
+            # its under-resolved σ = 0.002 Ry (ω starts at 0.011 meV on a 0.053 meV step), 0.0 % for Al
+            assert recomputed == pytest.approx(spectrum.lambda_, rel=0.025), (formula, spectrum.smearing_Ry)
+            if spectrum.smearing_Ry == pytest.approx(doc.parameters.chosen_smearing_Ry):
+                assert recomputed == pytest.approx(spectrum.lambda_, rel=0.005), formula
             checked += 1
         if doc.status == "ok":
             (qe,) = [row for row in doc.qe_lambda if row.smearing_Ry == pytest.approx(doc.a2f.smearing_Ry)]
