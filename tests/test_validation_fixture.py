@@ -6,8 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pymatgen.core import Structure
 
+from betenet.settings import override_settings
 from betenet.store.transfer import read_documents
+from betenet.workflows.flows import ElectronPhononMaker
 
 DOCUMENTS = Path(__file__).resolve().parents[1] / "fixtures" / "validation" / "documents.json.gz"
 
@@ -72,3 +75,15 @@ def test_every_stored_lambda_is_recomputed_from_its_raw_a2f(documents):
             (qe,) = [row for row in doc.qe_lambda if row.smearing_Ry == pytest.approx(doc.a2f.smearing_Ry)]
             assert doc.lambda_ == pytest.approx(qe.lambda_, rel=0.03), formula
     assert checked >= 20
+
+
+def test_the_validation_preset_puts_all_five_cells_on_4_cubed_q_and_8_cubed_scf_k(shared_dir):
+    """The preset's densities are chosen so (fixtures/validation/README.md): a change to them changes the table."""
+    maker = ElectronPhononMaker.from_preset("validation")
+    assert maker.settings.converge and maker.settings.converge_max_steps == 2
+    cifs = sorted((DOCUMENTS.parent / "structures").glob("*.cif"))
+    assert len(cifs) == 5
+    with override_settings(pseudo_dir=shared_dir / "pseudo" / "pseudodojo-nc-sr-pbe-standard-0.4.1"):
+        makers_of = {cif.name: maker.makers(Structure.from_file(cif)) for cif in cifs}
+    for name, makers in makers_of.items():
+        assert (makers["scf"].kgrid, makers["ph_elph"].qgrid) == ((8, 8, 8), (4, 4, 4)), name
