@@ -1,4 +1,4 @@
-"""Electron-phonon workflow options: presets test / fast / production, every field overridable.
+"""Electron-phonon workflow options: presets test / fast / validation / production, every field overridable.
 
 `ElectronPhononSettings` is the one validated set of knobs of the flow. `resolve_settings(preset,
 overrides)` layers defaults ← preset ← user overrides through the engine's pure `deep_merge` and
@@ -16,7 +16,7 @@ from betenet.workflows.spin import DEFAULT_MOMENT_THRESHOLD_MUB
 
 Grid = tuple[int, int, int]
 METHODS = ("dfpt", "epw")
-PRESET_NAMES = ("test", "fast", "production")
+PRESET_NAMES = ("test", "fast", "validation", "production")
 # QE 6.7's q2r.x/matdyn.x interpolate 10 el-ph smearings per run; more run in batches of 10.
 SMEARINGS_PER_BATCH = 10
 # the stability cause's and the remedy ladder's options (see workflows/instability.py, workflows/remedy.py)
@@ -195,6 +195,23 @@ PRESETS: dict[str, dict[str, Any]] = {
         "dos_grid_coarse": (12, 12, 12),
         "dos_grid_fine": (12, 12, 12),
         "tr2_ph": 1e-12,
+    },
+    # Comparison with published el-ph results (benchmarks/validation_elements.py, benchmarks/RESULTS.md): the
+    # cutoffs of the pseudo family's own hint (PseudoDojo's "normal", not fast's 2 × "low" in the campaigns),
+    # k-grid convergence of λ(σ) on (the reported σ is the converged one), fast's σ list (0.002–0.040 Ry, so the
+    # converge step can reach a σ the dense grid resolves) and 20³ DOS meshes for the stability verdict. The
+    # densities put cubic metals' el-ph q-grids at 4³ (8 irreducible points: 3³ left Pb imaginary at
+    # (0, ⅓, ⅓) in campaign-fast-reruns) with scf k 8³ and a first dense grid of 2 × scf.
+    "validation": {
+        "scf_k_density_invA": 15.0,
+        "k_density_invA": 25.0,
+        "q_density_invA": 8.8,
+        "el_ph_sigma_Ry": 0.002,
+        "el_ph_nsigma": 20,
+        "chosen_smearing_Ry": 0.020,
+        "tr2_ph": 1e-12,
+        "converge": True,
+        "converge_max_steps": 2,  # a third grid is a third el-ph ph.x run; raise it where the budget allows
     },
     # Seconds on fcc Al with Debian's Al.pz-vbc.UPF (QE's example03 physics, 2³ q-grid).
     "test": {

@@ -104,7 +104,7 @@ def prepare(structure_files: list[Path], preset: str, overrides: dict, check_bin
 def run_command(
     store: StoreChoice,
     structures: list[Path] = typer.Argument(..., help="Structure files (CIF, POSCAR, ...).", show_default=False),
-    preset: str = typer.Option("production", help="test | fast | production"),
+    preset: str = typer.Option("production", help="test | fast | validation | production"),
     set_: list[str] = WorkflowSet,
     skip_finished: bool = typer.Option(False, "--skip-finished", help="Do not rerun a structure whose document "
                                        "(same settings) is already stored as ok or unstable."),
@@ -152,7 +152,7 @@ def submit_command(
     store: StoreChoice,
     structures: list[Path] = typer.Argument(..., help="Structure files (CIF, POSCAR, ...).", show_default=False),
     engine: str = typer.Option(..., help="fireworks | jobflow-remote"),
-    preset: str = typer.Option("production", help="test | fast | production"),
+    preset: str = typer.Option("production", help="test | fast | validation | production"),
     set_: list[str] = WorkflowSet,
     project: str = typer.Option(None, help="jobflow-remote project name (default: its current project)."),
     worker: str = typer.Option(None, help="jobflow-remote worker name (default: the project's first)."),

@@ -89,7 +89,7 @@ def pipeline_command(
     store: StoreChoice,
     structures: list[Path] = typer.Argument(None, help="Structure files to compute with DFT (CIF, POSCAR, ...).",
                                             show_default=False),
-    preset: str = typer.Option("fast", help="Workflow preset: test | fast | production."),
+    preset: str = typer.Option("fast", help="Workflow preset: test | fast | validation | production."),
     set_: list[str] = WorkflowSet,
     documents: list[Path] = typer.Option([], "--documents", help="JSON(.gz) file of documents to add to the "
                                          "store first (e.g. a finished campaign); repeatable."),
