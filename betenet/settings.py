@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _DEFAULT_CONFIG_FILE = Path("~/.config/betenet/betenet.env").expanduser()
@@ -52,6 +52,12 @@ class BetenetSettings(BaseSettings):
     run_timeout_s: float = Field(
         default=48 * 3600.0, description="Wall-clock limit for one QE program run, seconds."
     )
+
+    @field_validator("home", "pseudo_dir", "pseudo_index", "qe_bin_dir")
+    @classmethod
+    def _absolute(cls, path: Path | None) -> Path | None:
+        # QE runs in its own run folder: a relative path must mean the caller's folder, not that one
+        return None if path is None else Path(path).expanduser().absolute()
 
 
 def _config_file() -> Path:

@@ -96,3 +96,16 @@ def test_folder_precedence_settings_then_espresso_pseudo_then_debian(tmp_path, m
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(PseudoError, match="does not exist.*BETENET_PSEUDO_DIR"):
         PseudoFamily(tmp_path / "nowhere")
+
+
+def test_a_relative_pseudo_dir_means_the_callers_folder_not_the_run_folder(tmp_path, monkeypatch):
+    # QE jobs run in their own folders: a relative BETENET_PSEUDO_DIR read there found nothing (seen in a real run)
+    shutil.copy(DEBIAN_PSEUDO_DIR / "Al.pz-vbc.UPF", tmp_path / "Al.pz-vbc.UPF")
+    monkeypatch.chdir(tmp_path.parent)
+    monkeypatch.setenv("BETENET_PSEUDO_DIR", tmp_path.name)
+    from betenet.settings import get_settings
+
+    settings = get_settings()
+    monkeypatch.chdir(tmp_path)  # where a job would run
+    assert default_pseudo_dir(settings) == tmp_path
+    assert PseudoFamily(default_pseudo_dir(settings)).lookup("Al").path == tmp_path / "Al.pz-vbc.UPF"
