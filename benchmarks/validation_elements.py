@@ -136,7 +136,14 @@ def export() -> int:
 
 
 def run(names: list[str]) -> None:
-    """Run the materials in order (each resumes: a stored document is not rerun), exporting after each."""
+    """Run the materials in order (each resumes: a stored document is not rerun), exporting after each.
+
+    The committed documents are loaded into the store first, so that a fresh machine resumes them and the
+    exports keep them (the store keeps the newer of two versions of a document)."""
+    from betenet.store.transfer import import_documents
+
+    if DOCUMENTS.exists():
+        print(f"loaded {len(import_documents(DOCUMENTS))} committed documents from {DOCUMENTS}", flush=True)
     for material in MATERIALS:
         if names and material.name not in names:
             continue
