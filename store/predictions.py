@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from betenet.settings import BetenetSettings, get_settings
 from betenet.store.documents import as_utc
-from betenet.store.stores import make_store, with_connection
+from betenet.store.stores import embedded_lock, make_store, with_connection
 
 PREDICTIONS_COLLECTION = "predictions"
 PREDICTION_KEY = "prediction_id"
@@ -103,10 +103,11 @@ def save_predictions(docs: Iterable[PredictionDoc], store: Store) -> int:
 def _replace_embedded(store: MontyStore, rows: list[dict]) -> None:
     """montydb has no indexes: maggma's per-row upsert scans the collection once per row (806 rows took
     ~2 min). One delete of the rows being replaced and one bulk insert through montydb's own client do it."""
-    set_storage(store.database_path, storage=store.storage, **store.storage_kwargs)  # as MontyStore.connect does
-    with MontyClient(store.database_path, **store.client_kwargs) as client:
-        collection = client[store.database_name][store.collection_name]
-        ids = [row[PREDICTION_KEY] for row in rows]
-        if collection.count_documents({PREDICTION_KEY: {"$in": ids}}):
-            collection.delete_many({PREDICTION_KEY: {"$in": ids}})
-        collection.insert_many(rows)
+    with embedded_lock(store.database_path):  # montydb rewrites its configuration on connect: one writer at a time
+        set_storage(store.database_path, storage=store.storage, **store.storage_kwargs)  # as MontyStore.connect does
+        with MontyClient(store.database_path, **store.client_kwargs) as client:
+            collection = client[store.database_name][store.collection_name]
+            ids = [row[PREDICTION_KEY] for row in rows]
+            if collection.count_documents({PREDICTION_KEY: {"$in": ids}}):
+                collection.delete_many({PREDICTION_KEY: {"$in": ids}})
+            collection.insert_many(rows)

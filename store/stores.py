@@ -159,7 +159,7 @@ def _stored_ms(value: datetime) -> datetime:
 
 
 @contextlib.contextmanager
-def _embedded_lock(database_path: str):
+def embedded_lock(database_path: str):
     """One process at a time on an embedded store's folder where montydb needs it (see EmbeddedStore)."""
     with open(Path(database_path) / "betenet.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -175,7 +175,7 @@ class EmbeddedStore(MontyStore):
     and document upserts hold the folder's lock."""
 
     def connect(self, force_reset: bool = False):
-        with _embedded_lock(self.database_path):
+        with embedded_lock(self.database_path):
             super().connect(force_reset)
 
 
@@ -209,7 +209,7 @@ def save_document(doc: ElectronPhononDoc, store: Store | None = None) -> Electro
 
     def upsert(connected: Store) -> ElectronPhononDoc:
         if isinstance(connected, MontyStore):
-            with _embedded_lock(connected.database_path):
+            with embedded_lock(connected.database_path):
                 return _upsert_unless_newer(connected, doc, guarded_by_index=False)
         for _ in range(DUPLICATE_KEY_RETRIES):
             try:
