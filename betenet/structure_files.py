@@ -28,6 +28,10 @@ def unreadable_reason(path: Path | str, err: BaseException) -> str:
     text = str(err).strip().splitlines()[0].strip() if str(err).strip() else ""
     if isinstance(err, KeyError) and text.strip("'\"").isalpha():
         return f"unknown element symbol {text} (not in the periodic table)"
+    if isinstance(err, (IndexError, ValueError)) and _kind(path) == "POSCAR":
+        # pymatgen's POSCAR reader indexes lines as it goes: a short or missing line surfaces as this
+        return (f"not a readable POSCAR file ({text}, {type(err).__name__}): check its scale, three lattice "
+                "lines, element names and counts, and one coordinate line per atom")
     if not text or text in ("None", "''"):
         return f"not a readable {_kind(path)} file (its reader stopped with a bare {type(err).__name__})"
     return f"{text} ({type(err).__name__})"

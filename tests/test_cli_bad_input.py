@@ -79,7 +79,7 @@ STRUCTURE_VERBS = {
 STRUCTURE_CASES = {  # file → what the line must say about it
     "not-a-cif.cif": ("not-a-cif.cif", "CIF"),
     "empty.cif": ("empty.cif", "the file is empty"),
-    "POSCAR": ("POSCAR", "cannot read"),
+    "POSCAR": ("POSCAR", "cannot read", "not a readable POSCAR file", "lattice"),
     "Xx.cif": ("Xx.cif", "unknown element symbol", "Xx"),
 }
 CASES = [(verb, f"structure {name}", [a.replace("{file}", "{tmp}/" + name) for a in args], words)
