@@ -45,6 +45,8 @@ CONFIGS = {
     "compact, batch 32, Tc weight 3": (("compact", {}), {**MINI, "loss": LossConfig(tc_weight=3.0)}),
     "mid (mul 16, radial 64), batch 32": (("compact", {"mul": 16, "radial_neurons": 64}), MINI),
     "compact, batch 32, cosine": (("compact", {}), {**MINI, "lr_schedule": "cosine"}),
+    "mid (mul 16, radial 64), batch 32, Tc weight 3": (("compact", {"mul": 16, "radial_neurons": 64}),
+                                                       {**MINI, "loss": LossConfig(tc_weight=3.0)}),
     "compact 1 layer, batch 32": (("compact", {"layers": 1}), MINI),
     "compact, wd 1": (("compact", {}), {"weight_decay": 1.0}),
     "compact, cosine": (("compact", {}), {"lr_schedule": "cosine"}),
