@@ -14,11 +14,13 @@ from betenet.workflows.flows import ElectronPhononMaker
 
 DOCUMENTS = Path(__file__).resolve().parents[1] / "fixtures" / "validation" / "documents.json.gz"
 
-# element: (status, stability cause, λ, converged σ in Ry) as benchmarks/RESULTS.md's validation table prints them
-# (W, Mo and Nb were not run in the session that made the fixture)
+# element: (status, stability cause, λ, reported σ in Ry, converged) as benchmarks/RESULTS.md's validation table
+# prints them (Mo and Nb not run yet; W's two dense grids differ by 7.4 %, so it is reported unconverged at the
+# preset's σ)
 TABLE = {
-    "Al": ("ok", None, 0.398, 0.028),
-    "Pb": ("ok", None, 1.035, 0.018),
+    "Al": ("ok", None, 0.398, 0.028, True),
+    "Pb": ("ok", None, 1.035, 0.018, True),
+    "W": ("ok", None, 0.283, 0.020, False),
 }
 
 
@@ -29,13 +31,14 @@ def documents():
 
 def test_the_tables_verdicts_and_lambda_come_from_the_documents(documents):
     assert set(documents) == set(TABLE)
-    for formula, (status, cause, lambda_, sigma_Ry) in TABLE.items():
+    for formula, (status, cause, lambda_, sigma_Ry, converged) in TABLE.items():
         doc = documents[formula]
         assert doc.parameters.preset == "validation"
         assert (doc.status, doc.stability.cause) == (status, cause), formula
         if status == "ok":
             assert doc.lambda_ == pytest.approx(lambda_, abs=5e-4), formula
-            assert doc.quality.convergence.converged and doc.a2f.smearing_Ry == pytest.approx(sigma_Ry)
+            assert doc.quality.convergence.converged is converged and doc.a2f.smearing_Ry == pytest.approx(sigma_Ry)
+            assert ("unconverged" in doc.quality.flags) is not converged, formula
             assert doc.stability.stable and doc.stability.elph_lowest_frequency_meV > -doc.parameters.stability_threshold_meV
         else:
             assert doc.lambda_ is None and doc.a2f is None and doc.stability.cause in doc.status_reason
