@@ -44,6 +44,20 @@ def _version(calc_id: str, number: int) -> ElectronPhononDoc:
         update={"created_at": stamp, "last_updated": stamp})
 
 
+def run_writers(writer, args_of_each: list[tuple]) -> None:
+    """Start one forked process per argument tuple (`writer(*args, barrier, failures)`), all released at once by
+    the barrier; fail the test on any writer's reported exception or non-zero exit."""
+    context = multiprocessing.get_context("fork")  # no client exists in this process yet: each writer opens its own
+    barrier, failures = context.Barrier(len(args_of_each)), context.Queue()
+    writers = [context.Process(target=writer, args=(*args, barrier, failures)) for args in args_of_each]
+    for process in writers:
+        process.start()
+    for process in writers:
+        process.join(timeout=300)
+    reported = [failures.get() for _ in range(failures.qsize())] if not failures.empty() else []
+    assert reported == [] and all(p.exitcode == 0 for p in writers), reported
+
+
 def _writer(settings: BetenetSettings, calc_id: str, number: int, barrier, failures) -> None:
     try:
         store = get_store(settings)
@@ -63,19 +77,10 @@ def settings(request, tmp_path) -> BetenetSettings:
 
 
 def test_concurrent_upserts_keep_one_document_the_newest(settings):
-    context = multiprocessing.get_context("fork")  # no client exists in this process yet: each writer opens its own
     for trial in range(3):
         calc_id = f"al-race-{trial}"
-        barrier, failures = context.Barrier(N_WRITERS), context.Queue()
         # the oldest versions start last, so without the last_updated guard they would land last
-        writers = [context.Process(target=_writer, args=(settings, calc_id, n, barrier, failures))
-                   for n in reversed(range(N_WRITERS))]
-        for process in writers:
-            process.start()
-        for process in writers:
-            process.join(timeout=300)
-        reported = [failures.get() for _ in range(failures.qsize())] if not failures.empty() else []
-        assert reported == [] and all(p.exitcode == 0 for p in writers), reported
+        run_writers(_writer, [(settings, calc_id, n) for n in reversed(range(N_WRITERS))])
         with get_store(settings) as store:
             assert store.count({"calc_id": calc_id}) == 1
         stored = load_document(calc_id, get_store(settings))

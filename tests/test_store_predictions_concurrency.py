@@ -7,11 +7,11 @@ embedded store crashed or lost rows without it.
 
 from __future__ import annotations
 
-import multiprocessing
 import uuid
 
 from betenet.settings import BetenetSettings
 from betenet.store.predictions import PredictionDoc, get_predictions_store, save_predictions
+from tests.test_store_concurrency import run_writers
 
 N_WRITERS = 8
 ROWS_EACH = 20
@@ -36,15 +36,7 @@ def _writer(settings: BetenetSettings, writer: int, barrier, failures) -> None:
 
 def test_concurrent_prediction_writers_on_the_embedded_store(tmp_path):
     settings = BetenetSettings(home=tmp_path, database=f"t{uuid.uuid4().hex[:8]}")
-    context = multiprocessing.get_context("fork")
-    barrier, failures = context.Barrier(N_WRITERS), context.Queue()
-    writers = [context.Process(target=_writer, args=(settings, n, barrier, failures)) for n in range(N_WRITERS)]
-    for process in writers:
-        process.start()
-    for process in writers:
-        process.join(timeout=300)
-    reported = [failures.get() for _ in range(failures.qsize())] if not failures.empty() else []
-    assert reported == [] and all(p.exitcode == 0 for p in writers), reported
+    run_writers(_writer, [(settings, n) for n in range(N_WRITERS)])
     with get_predictions_store(settings) as store:
         ids = [row["prediction_id"] for row in store.query({}, properties=["prediction_id"])]
     assert len(ids) == N_WRITERS * ROWS_EACH and len(set(ids)) == len(ids)
