@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from betenet.physics import THZ_TO_MEV
+from betenet.qe.matdyn import DEFAULT_NDOS
 from betenet.store.documents import PhononDosData
 
 Grid = tuple[int, int, int]
-MATDYN_NDOS = 200  # matdyn.x's `ndos` in this project's MatdynMaker
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def site_labels_of(phonon) -> list[str]:
     return [f"{symbol}{i}" for i, symbol in enumerate(phonon.primitive.symbols, start=1)]
 
 
-def phonon_dos(phonon, mesh: Grid, n_points: int = MATDYN_NDOS) -> PhononDosData:
+def phonon_dos(phonon, mesh: Grid, n_points: int = DEFAULT_NDOS) -> PhononDosData:
     """Total and per-site DOS of `phonon`'s force constants on a `mesh` (tetrahedra), matdyn's axis."""
     phonon.run_mesh(list(mesh), with_eigenvectors=True, is_mesh_symmetry=False, is_gamma_center=True)
     frequencies_THz = np.asarray(phonon.mesh.frequencies)

@@ -20,6 +20,7 @@ from betenet.qe.namelist import fixed, format_namelist
 from betenet.qe.params import deep_merge
 
 ASR = ("no", "simple", "crystal", "one-dim", "zero-dim")
+DEFAULT_NDOS = 200  # points of the DOS and α²F axes the workflow asks matdyn.x for (and phonopy DOS gets)
 MATDYN_DEFAULTS: dict[str, Any] = {"flfrc": "force_constants.fc", "asr": "crystal"}
 # Separate default file names per mode, so a DOS run never overwrites a band run's files.
 _MODE_DEFAULTS = {

@@ -26,6 +26,7 @@ from betenet.parsers.pw import parse_pw_output
 from betenet.physics import THZ_TO_MEV, superconductivity_from_a2f
 from betenet.qe.grids import kgrid_from_density
 from betenet.qe.lambda_x import ELPH_FILE, beyond_limits, elph_files, star_weighted_qpoints
+from betenet.qe.matdyn import DEFAULT_NDOS
 from betenet.qe.ph import ph_parameters
 from betenet.qe.pseudo import PseudoFamily
 from betenet.qe.pw import pw_parameters
@@ -310,7 +311,7 @@ class MatdynMaker(Maker):
     name: str = "matdyn"
     la2F: bool = False
     dos_grid: Grid = (20, 20, 20)
-    ndos: int = 200
+    ndos: int = DEFAULT_NDOS
     el_ph_sigma_Ry: float = 0.001
     mu_star: float = 0.10
     imaginary_limit_meV: float | None = None  # DOS below −limit: α²F files not read (QE writes λ < 0)
