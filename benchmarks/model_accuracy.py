@@ -17,6 +17,7 @@ Splits, scores and baselines: `betenet.screening.accuracy`. Everything runs on o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
@@ -26,6 +27,8 @@ import numpy as np
 import torch
 from model_common import CACHE, load_average
 from model_jarvis import jarvis_dataset
+from model_pretrained_features import KINDS as FEATURE_KINDS
+from model_pretrained_features import node_features
 
 from betenet.model.loss import LossConfig
 from betenet.model.presets import preset_network
@@ -54,6 +57,10 @@ CONFIGS = {
     "compact, seed patience, cap 360": (("compact", {}), {"max_epochs": 360, "patience_descent": 15,
                                                           "patience_hump": 500, "patience_second": 5000}),
 }
+# pretrained node features of CHGNet (benchmarks/model_pretrained_features.py) on the default's settings
+DEFAULT_CONFIG = "compact, batch 32, Tc weight 3"
+FEATURES = {f"{kind}, batch 32, Tc weight 3": kind for kind in FEATURE_KINDS}
+CONFIGS.update({name: CONFIGS[DEFAULT_CONFIG] for name in FEATURES})
 PATIENCE = dict(patience_descent=15, patience_hump=100, patience_second=200)
 COLUMNS = (("mae_lambda", "MAE λ", 3), ("mae_omega_log_K", "MAE ω_log K", 1), ("mae_tc_K", "MAE Tc K", 2),
            ("spearman_tc", "ρ(Tc)", 2), ("average_precision_tc", "AP Tc>5", 2), ("base_rate_tc", "base", 2))
@@ -63,6 +70,12 @@ def configuration(name: str, max_epochs: int):
     (preset, overrides), training = CONFIGS[name]
     return (preset_network(preset, variant="CSO", **overrides),
             TrainingConfig(**{"max_epochs": max_epochs, **PATIENCE, **training}))
+
+
+def features_of(name: str, dataset):
+    """The context in which configuration `name` trains: its pretrained node features, or the one-hot."""
+    kind = FEATURES.get(name)
+    return node_features(kind, dataset, CACHE) if kind else contextlib.nullcontext()
 
 
 def row(name: str, scores: list[dict], extra: tuple = ()) -> str:
@@ -122,8 +135,9 @@ def ablation(args, dataset, records, splits) -> None:
                 continue
             start = time.perf_counter()
             directory = args.work / name.replace(" ", "_") / split.name.replace(" ", "_")
-            scores = ensemble_scores(dataset, records, split, directory, network, training, args.members,
-                                     seed=args.seed, cache_dir=CACHE)
+            with features_of(name, dataset):
+                scores = ensemble_scores(dataset, records, split, directory, network, training, args.members,
+                                         seed=args.seed, cache_dir=CACHE)
             entry = {"config": name, "split": split.name, "members": args.members, "max_epochs": training.max_epochs,
                      "wall_s": time.perf_counter() - start, "load": load_average(), **scores}
             done[(name, split.name)] = entry
@@ -156,8 +170,9 @@ def protocol(args, dataset, records, splits) -> None:
             continue
         directory = args.work / f"protocol_{args.config.replace(' ', '_')}" / split.name.replace(" ", "_")
         start = time.perf_counter()
-        scores = ensemble_scores(dataset, records, split, directory, network, training, args.members,
-                                 seed=args.seed, cache_dir=CACHE)
+        with features_of(args.config, dataset):
+            scores = ensemble_scores(dataset, records, split, directory, network, training, args.members,
+                                     seed=args.seed, cache_dir=CACHE)
         wall = time.perf_counter() - start
         print(f"\n{split_summary(split, records)}; ensemble {args.config}, {args.members} members, cap "
               f"{training.max_epochs} epochs: {wall:.0f} s wall, epochs run {scores['epochs_run_mean']:.0f}, kept "

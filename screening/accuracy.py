@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from betenet.dataset.format import Dataset, DatasetRecord
-from betenet.model.baselines import composition_features, knn_predictor, median_predictor, ridge_predictor
+from betenet.model.baselines import (boosting_predictor, composition_features, knn_predictor, median_predictor,
+                                     ridge_predictor)
 from betenet.model.calibration import CALIBRATED, record_labels, values_and_spreads
 from betenet.model.ensemble_training import train_ensemble
 from betenet.model.loss import Targets
@@ -94,7 +95,7 @@ def split_summary(split: ProtocolSplit, records: Sequence[DatasetRecord]) -> str
 
 def baseline_scores(records: Sequence[DatasetRecord], split: ProtocolSplit, k_neighbours: int = 5,
                     ridge_alpha: float = 1.0) -> dict[str, dict]:
-    """Scores of the training median, composition kNN and composition ridge on the split's test rows."""
+    """Scores of the training median, composition kNN, ridge and gradient boosting on the split's test rows."""
     train = [records[i] for i in split.train]
     test = [records[i] for i in split.test]
     x_train = composition_features([r.formula for r in train])
@@ -104,6 +105,7 @@ def baseline_scores(records: Sequence[DatasetRecord], split: ProtocolSplit, k_ne
         "training median": lambda y: median_predictor(y, len(test)),
         f"composition {k_neighbours}-NN": lambda y: knn_predictor(x_train, y, x_test, k_neighbours),
         "composition ridge": lambda y: ridge_predictor(x_train, y, x_test, ridge_alpha),
+        "composition boosting": lambda y: boosting_predictor(x_train, y, x_test),
     }
     return {name: accuracy_scores(truth, {label: predict(y_train[label]) for label in ACCURACY_LABELS})
             for name, predict in predictors.items()}

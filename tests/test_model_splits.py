@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from betenet.model.baselines import (composition_features, knn_predictor, median_predictor, ridge_predictor,
+from betenet.model.baselines import (boosting_predictor, composition_features, knn_predictor, median_predictor, ridge_predictor,
                                      MAX_Z)
 from betenet.model.splits import chemical_system, grouped_holdout, grouped_kfold
 
@@ -70,3 +70,15 @@ def test_baselines_recover_what_the_features_contain():
     assert np.all(median_predictor(y, 4) == np.median(y))
     with pytest.raises(ValueError, match="k=11"):
         knn_predictor(x, y, x, k=11)
+
+
+def test_boosting_learns_a_threshold_rule_and_ignores_outliers():
+    """A step in the Nb fraction (Tc-like: 8 K above one third Nb, 1 K below), two labels corrupted to 40 K: the
+    absolute-error trees recover the step on unseen compositions; a constant cannot."""
+    formulas = [f"Nb{n}{partner}{20 - n}" for partner in ("Al", "Mg", "Cu", "Pd") for n in range(1, 20)]
+    x = composition_features(formulas)
+    y = np.where(x[:, 40] > 1 / 3, 8.0, 1.0)
+    y[[3, 45]] = 40.0
+    test = ["Nb23Al17", "Nb3Al37", "Nb27Mg13", "Nb7Pd33"]  # Nb fractions 0.575, 0.075, 0.675, 0.175
+    predicted = boosting_predictor(x, y, composition_features(test))
+    assert predicted == pytest.approx([8.0, 1.0, 8.0, 1.0], abs=1.0)
