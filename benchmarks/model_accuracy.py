@@ -53,6 +53,8 @@ CONFIGS = {
     "compact 1 layer, batch 32": (("compact", {"layers": 1}), MINI),
     "compact, wd 1": (("compact", {}), {"weight_decay": 1.0}),
     "compact, cosine": (("compact", {}), {"lr_schedule": "cosine"}),
+    "compact, batch 32, Tc weight 3, dropout 0.2": (("compact", {"dropout": 0.2}),
+                                                    {**MINI, "loss": LossConfig(tc_weight=3.0)}),
     # the seed's tempered patience (15/500/5000) with a longer cap
     "compact, seed patience, cap 360": (("compact", {}), {"max_epochs": 360, "patience_descent": 15,
                                                           "patience_hump": 500, "patience_second": 5000}),
@@ -103,6 +105,11 @@ def baselines_table(args, dataset, records, splits) -> None:
             print(row(name, [scores]))
     folds = [s for s in splits if s.name.startswith("fold")]
     print(f"\n{len(folds)} grouped folds, mean ± standard error over the folds\n{header()}")
+    print_fold_baselines(records, folds)
+
+
+def print_fold_baselines(records, folds) -> None:
+    """One row per baseline: its scores' mean ± standard error over the folds."""
     per_fold = [baseline_scores(records, s) for s in folds]
     for name in per_fold[0]:
         print(row(name, [f[name] for f in per_fold]))
@@ -152,8 +159,7 @@ def print_ablation(done, names, folds, records) -> None:
     extra = (("coverage_tc_K", "cov ±1σ Tc", 2), ("epochs_run_mean", "epochs", 0), ("kept_epoch_mean", "kept", 0),
              ("wall_s", "wall s", 0))
     print(f"\nablation on {len(folds)} grouped folds (mean ± standard error over folds)\n{header(extra)}")
-    per_fold = [baseline_scores(records, s) for s in folds]
-    print(row("training median", [f["training median"] for f in per_fold]))
+    print_fold_baselines(records, folds)
     for name in names:
         scores = [done[(name, s.name)] for s in folds if (name, s.name) in done]
         if scores:

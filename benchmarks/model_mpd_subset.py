@@ -19,14 +19,14 @@ import time
 
 import numpy as np
 import torch
-from model_accuracy import DEFAULT_CONFIG, configuration, header, row
+from model_accuracy import DEFAULT_CONFIG, configuration, header, print_fold_baselines, row
 from model_common import CACHE, load_average
 from model_jarvis import jarvis_dataset
 
 from betenet.dataset.build import mlip_description, site_phdos_rows
 from betenet.dataset.format import read_dataset, write_dataset
 from betenet.phonons.mlip import MlipPhononCalculator, PhononSettings
-from betenet.screening.accuracy import baseline_scores, ensemble_scores, protocol_splits, split_summary
+from betenet.screening.accuracy import ensemble_scores, protocol_splits, split_summary
 
 
 def mpd_dataset(max_atoms: int, potential: str, mlip_cache):
@@ -94,9 +94,7 @@ def main():
     extra = (("coverage_tc_K", "cov ±1σ Tc", 2), ("kept_epoch_mean", "kept", 0), ("wall_s", "wall s", 0))
     print(f"\n{len(records)} JARVIS cells with ≤ {args.max_atoms} atoms, {len(folds)} grouped folds, "
           f"{args.members} members, {DEFAULT_CONFIG}\n{header(extra)}")
-    per_fold = [baseline_scores(records, s) for s in folds]
-    for name in per_fold[0]:
-        print(row(name, [f[name] for f in per_fold]))
+    print_fold_baselines(records, folds)
     for variant, scores in results.items():
         print(row(f"BETE-NET {variant}", scores, extra))
 

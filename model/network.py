@@ -5,6 +5,8 @@ embedding Linear(in_dim → em_dim) + ReLU applied to both node inputs x and nod
 blocks of e3nn `gate_points_2101.Convolution` followed by a `Gate` (hidden irreps mul×{0e,0o,1o,1e} up to
 lmax, SiLU/tanh scalars, sigmoid/tanh gates, edge attributes cutoff·Y_l≤lmax, Gaussian radial basis, one
 hidden radial layer); a last Convolution to out_dim×0e; ReLU; mean over the atoms of each graph.
+`dropout` (0 by default, as the seed) zeroes a fraction of the embedded node inputs and attributes while
+training only, so evaluation and the parameter layout are those of the architecture without it.
 Parameter names match the seed's `PeriodicNetwork` state_dict (``em.*``, ``layers.{i}.first.*``,
 ``layers.{L}.*``), so a state_dict saved by the seed's code has the same keys and shapes.
 
@@ -49,6 +51,7 @@ class NetworkConfig:
     number_of_basis: int = 10
     radial_layers: int = 1
     radial_neurons: int = 100
+    dropout: float = 0.0  # on the embedded node inputs and attributes, training only
     architecture: str = ARCHITECTURE
 
     def __post_init__(self):
@@ -60,6 +63,8 @@ class NetworkConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Invalid {name}={value!r}, must be a positive integer")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"Invalid dropout={self.dropout!r}, must be in [0, 1)")
         if self.lmax not in (0, 1):
             raise ValueError(f"Invalid lmax={self.lmax!r}: the {ARCHITECTURE} kernels support lmax 0 or 1")
         if not self.r_max > 0 or not self.num_neighbors > 0:
@@ -140,6 +145,9 @@ class BeteNet(torch.nn.Module):
             raise ValueError(f"batch has edge harmonics up to l={int(batch.edge_attr.shape[1] ** 0.5) - 1}, the "
                              f"network uses lmax={self.config.lmax}: build it with lmax={self.config.lmax}")
 
+    def _dropout(self, values: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.dropout(values, self.config.dropout, self.training) if self.config.dropout else values
+
     def node_outputs(self, batch: GraphBatch) -> torch.Tensor:
         """Per-atom outputs before pooling (N, out_dim), fast kernels."""
         self._check_batch(batch)
@@ -151,6 +159,8 @@ class BeteNet(torch.nn.Module):
             # first-layer inputs depend on the element only: embed and contract the distinct rows once
             x_groups, z_groups = batch.x_groups, None
             x, z = torch.relu(self.em(batch.x_unique)), torch.relu(self.em(batch.z_raw))
+        # with node kinds, one dropout mask per kind (element) and batch rather than per atom
+        x, z = self._dropout(x), self._dropout(z)
         blocks = [x.unsqueeze(1)]
         edge_attr = list(torch.split(batch.edge_attr, [2 * l + 1 for l in range(self.config.lmax + 1)], dim=1))
         for conv, gate in self._convs():
@@ -169,8 +179,8 @@ class BeteNet(torch.nn.Module):
     def forward_reference(self, batch: GraphBatch) -> torch.Tensor:
         """The seed's evaluation path: e3nn's modules, radial MLP on every edge."""
         self._check_batch(batch)
-        x = torch.relu(self.em(batch.x_raw))
-        z = torch.relu(self.em(batch.z_raw))
+        x = self._dropout(torch.relu(self.em(batch.x_raw)))
+        z = self._dropout(torch.relu(self.em(batch.z_raw)))
         radial = batch.edge_radial_embedding()
         for conv, gate in self._convs():
             x = conv(x, z, batch.edge_src, batch.edge_dst, batch.edge_attr, radial)

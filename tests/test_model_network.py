@@ -127,3 +127,19 @@ def test_bad_configuration_and_inputs_are_named():
         _batch(graphs("CSO")[:1], "CPD")
     with pytest.raises(MissingFeatureError, match=r"shape \(2, 51\), expected \(1, 51\)"):
         graphs("CSO")[0].with_site_phdos(np.zeros((2, 51)))
+
+
+def test_dropout_acts_in_training_only_and_keeps_the_layout():
+    torch.manual_seed(3)
+    plain = BeteNet(tiny_config("CPD")).double()
+    dropped = BeteNet(tiny_config("CPD", dropout=0.5)).double()
+    dropped.load_state_dict(plain.state_dict())  # same parameter names and shapes
+    batch = _batch(graphs("CPD"), "CPD")
+    plain.eval(), dropped.eval()
+    assert torch.equal(dropped(batch), plain(batch))
+    assert torch.allclose(dropped.forward_reference(batch), plain(batch), rtol=1e-10, atol=1e-14)
+    dropped.train()
+    torch.manual_seed(4)
+    assert not torch.allclose(dropped(batch), plain(batch))
+    with pytest.raises(ValueError, match="Invalid dropout=1.0"):
+        NetworkConfig(dropout=1.0)
