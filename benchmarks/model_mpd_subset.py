@@ -5,8 +5,8 @@
 MLIP phonons cost 10–60 s per JARVIS structure on this machine (finite displacements in ≥ 10 Å supercells;
 benchmarks/RESULTS.md), ≈ 6 core-hours for all 924, so the lever is measured on the cells with at most
 `--max-atoms` atoms: their MLIP phonons (`betenet.phonons`, SevenNet-0 by default, cached per structure) make a
-dataset with `mpd` rows (`CACHE/jarvis_mpd_le<N>`), and the same grouped folds of that subset
-(`betenet.screening.accuracy.protocol_splits`) train CSO and MPD ensembles of the default configuration, beside
+dataset with `mpd` rows (`CACHE/jarvis_mpd_le<N>`), and the same grouped folds over all of that subset
+(`betenet.screening.accuracy.grouped_folds`) train CSO and MPD ensembles of the default configuration, beside
 the composition baselines on the same rows. Structures the potential gives no phonons for are left out and
 counted. The table is mean ± standard error over the folds.
 """
@@ -26,7 +26,7 @@ from model_jarvis import jarvis_dataset
 from betenet.dataset.build import mlip_description, site_phdos_rows
 from betenet.dataset.format import read_dataset, write_dataset
 from betenet.phonons.mlip import MlipPhononCalculator, PhononSettings
-from betenet.screening.accuracy import ensemble_scores, protocol_splits, split_summary
+from betenet.screening.accuracy import ensemble_scores, grouped_folds, split_summary
 
 
 def mpd_dataset(max_atoms: int, potential: str, mlip_cache):
@@ -75,7 +75,7 @@ def main():
         print(f"{len(dataset.records)} of {made['candidates']} cells with ≤ {args.max_atoms} atoms have MLIP phonons "
               f"({made['phonon_wall_s']:.0f} s); left out: {made['failed'] or 'none'}")
     records = list(dataset.records)
-    folds = [s for s in protocol_splits(records, k=args.folds, seed=args.seed) if s.name.startswith("fold")]
+    folds = grouped_folds(records, args.folds, args.seed)  # over the whole subset: it is small
     print(f"load {load_average()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
     for split in folds:
         print(split_summary(split, records))
@@ -85,7 +85,8 @@ def main():
         network = type(network)(**{**network.to_json(), "variant": variant})
         for split in folds:
             start = time.perf_counter()
-            directory = CACHE / "mpd_subset" / f"le{args.max_atoms}_{args.potential}" / variant / split.name.replace(" ", "_")
+            directory = (CACHE / "mpd_subset" / f"le{args.max_atoms}_{args.potential}_k{args.folds}" / variant /
+                         split.name.replace(" ", "_"))
             scores = ensemble_scores(dataset, records, split, directory, network, training, args.members,
                                      seed=args.seed, cache_dir=CACHE)
             scores["wall_s"] = time.perf_counter() - start

@@ -77,9 +77,17 @@ def protocol_splits(records: Sequence[DatasetRecord], *, holdout_fraction: float
     val = np.flatnonzero([r.split == "val" for r in records])
     if len(train) and len(val):
         splits.append(_seen_only(LEADERBOARD, records, train, val))
-    for f, (fold_train, fold_test) in enumerate(grouped_kfold(groups[held_in], k, seed)):
-        splits.append(_seen_only(f"fold {f + 1} of {k}", records, held_in[fold_train], held_in[fold_test]))
-    return splits
+    return splits + grouped_folds(records, k, seed, rows=held_in)
+
+
+def grouped_folds(records: Sequence[DatasetRecord], k: int = 3, seed: int = 0,
+                  rows: np.ndarray | None = None) -> list[ProtocolSplit]:
+    """k folds grouped by chemical system over `rows` (default: every record), test rows seen-only."""
+    records = list(records)
+    rows = np.arange(len(records)) if rows is None else np.asarray(rows)
+    groups = np.array([chemical_system(records[i].formula) for i in rows])
+    return [_seen_only(f"fold {f + 1} of {k}", records, rows[fold_train], rows[fold_test])
+            for f, (fold_train, fold_test) in enumerate(grouped_kfold(groups, k, seed))]
 
 
 def split_summary(split: ProtocolSplit, records: Sequence[DatasetRecord]) -> str:
