@@ -15,12 +15,13 @@ from betenet.workflows.flows import ElectronPhononMaker
 DOCUMENTS = Path(__file__).resolve().parents[1] / "fixtures" / "validation" / "documents.json.gz"
 
 # element: (status, stability cause, λ, reported σ in Ry, converged) as benchmarks/RESULTS.md's validation table
-# prints them (W's two dense grids differ by 7.4 %, so it is reported unconverged at the preset's σ; Nb's 4³
+# prints them (Mo's run starts at 24³, converged to 32³ from σ = 0.008 Ry; W's two dense grids differ by 7.4 %, so it is reported unconverged at the preset's σ; Nb's 4³
 # el-ph force constants interpolate to −3.2 meV near Γ, every computed q-point real: unresolved, no numbers)
 TABLE = {
     "Al": ("ok", None, 0.398, 0.028, True),
     "Pb": ("ok", None, 1.035, 0.018, True),
     "W": ("ok", None, 0.283, 0.020, False),
+    "Mo": ("ok", None, 0.569, 0.008, True),
     "Nb": ("unresolved", "interpolation", None, None, None),
 }
 
@@ -92,3 +93,15 @@ def test_the_validation_preset_puts_all_five_cells_on_4_cubed_q_and_8_cubed_scf_
     for name, makers in makers_of.items():
         assert (makers["scf"].kgrid, makers["ph_elph"].qgrid) == ((8, 8, 8), (4, 4, 4)), name
 
+
+def test_the_same_dense_grid_in_two_runs_gives_the_same_lambda(documents):
+    """Mo ran twice (fixtures/validation/README.md): 16³ → 24³ (superseded.json.gz), then 24³ → 32³. The two 24³
+    passes — separate pw.x/ph.x runs with the same settings — agree on λ(σ) at every smearing, so the grid-to-grid
+    differences the convergence step reports are the grids', not run-to-run noise."""
+    (first,) = read_documents(DOCUMENTS.parent / "superseded.json.gz")
+    rerun = documents["Mo"]
+    (a,) = [step for step in first.quality.convergence.steps if tuple(step.kgrid) == (24, 24, 24)]
+    (b,) = [step for step in rerun.quality.convergence.steps if tuple(step.kgrid) == (24, 24, 24)]
+    assert a.smearing_Ry == b.smearing_Ry
+    assert np.allclose(a.lambda_, b.lambda_, rtol=1e-4)
+    assert tuple(rerun.quality.convergence.steps[-1].kgrid) == (32, 32, 32)
