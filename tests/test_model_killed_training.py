@@ -65,7 +65,6 @@ def test_worker_killed_while_writing_a_checkpoint_resumes_the_missing_members(tm
     error_lines = [line for line in killed.stderr.splitlines() if line.startswith("error:")]
     assert "Traceback" not in killed.stderr, killed.stderr
     assert len(error_lines) == 1 and "TrainingInterruptedError: a training worker died" in error_lines[0], killed.stderr
-    assert "2 of 4 members are finished and kept; run the same command again to train the 2 missing" in error_lines[0]
 
     # the kill really cut the write: the temporary holds exactly the bytes written before the signal
     cut = list(members.glob(".member_002.pt.tmp-*"))
@@ -73,6 +72,11 @@ def test_worker_killed_while_writing_a_checkpoint_resumes_the_missing_members(tm
     assert not (members / "member_002.pt").exists() and not (members / "member_002.json").exists()
     finished = sorted(p.name for p in members.glob("member_00?.json"))
     assert {"member_000.json", "member_001.json"} <= set(finished) and "member_002.json" not in finished
+    # the other worker may finish member 3 before the death is noticed (a race of the two processes):
+    # the message counts what is on disk
+    n = len(finished)
+    assert (f"{n} of 4 members are finished and kept; run the same command again to train the {4 - n} missing"
+            in error_lines[0]), error_lines[0]
     before = {p.name: (_stat(p), p.read_bytes()) for p in members.glob("member_00?.*")}
 
     resumed = train_command(out, dataset, workers=1)
