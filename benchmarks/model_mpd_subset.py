@@ -1,6 +1,6 @@
 """MPD (site PhDOS of a universal potential) against CSO on the small JARVIS cells: the ablation's MPD lever.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/model_mpd_subset.py --max-atoms 2 --members 3
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/model_mpd_subset.py --max-atoms 3 --members 3
 
 MLIP phonons cost 10–60 s per JARVIS structure on this machine (finite displacements in ≥ 10 Å supercells;
 benchmarks/RESULTS.md), ≈ 6 core-hours for all 924, so the lever is measured on the cells with at most
@@ -14,10 +14,10 @@ counted. The table is mean ± standard error over the folds.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 
-import numpy as np
 import torch
 from model_accuracy import DEFAULT_CONFIG, configuration, header, print_fold_baselines, row
 from model_common import CACHE, load_average
@@ -31,20 +31,19 @@ from betenet.screening.accuracy import ensemble_scores, grouped_folds, split_sum
 
 def mpd_dataset(max_atoms: int, potential: str, mlip_cache):
     """The JARVIS records with ≤ max_atoms atoms that the potential gives phonons for, with their `mpd` rows."""
-    from dataclasses import replace
-
     from pymatgen.io.ase import AseAtomsAdaptor
 
     directory = CACHE / f"jarvis_mpd_le{max_atoms}_{potential}"
     if (directory / "manifest.json").is_file():
         return read_dataset(directory), None
     source = jarvis_dataset()
-    small = [r for r in source.records if len(source.read_structure(r)) <= max_atoms]
+    atoms_of = {r.id: source.read_structure(r) for r in source.records}  # each CIF read once
+    small = [r for r in source.records if len(atoms_of[r.id]) <= max_atoms]
     calculator = MlipPhononCalculator(PhononSettings(potential=potential), cache_dir=mlip_cache)
     records, structures, failed, description = [], {}, [], None
     start = time.perf_counter()
     for i, record in enumerate(small):
-        atoms = source.read_structure(record)
+        atoms = atoms_of[record.id]
         try:
             phonons = calculator.phonons(atoms)
         except ValueError as err:  # e.g. zero forces: no neighbour within the potential's cutoff
@@ -52,7 +51,7 @@ def mpd_dataset(max_atoms: int, potential: str, mlip_cache):
             continue
         description = mlip_description(phonons)
         structure = AseAtomsAdaptor.get_structure(atoms)
-        records.append(replace(record, mpd=site_phdos_rows(phonons.dos, structure, record.id, "MLIP")))
+        records.append(dataclasses.replace(record, mpd=site_phdos_rows(phonons.dos, structure, record.id, "MLIP")))
         structures[record.id] = atoms
         print(f"[{i + 1}/{len(small)}] {record.id} {record.formula}: {time.perf_counter() - start:.0f} s", flush=True)
     query = {**(source.manifest.query or {}), "subset": f"≤ {max_atoms} atoms", "mlip": description}
@@ -82,7 +81,7 @@ def main():
     results = {}
     for variant in ("CSO", "MPD"):
         network, training = configuration(DEFAULT_CONFIG, 120)
-        network = type(network)(**{**network.to_json(), "variant": variant})
+        network = dataclasses.replace(network, variant=variant)
         for split in folds:
             start = time.perf_counter()
             directory = (CACHE / "mpd_subset" / f"le{args.max_atoms}_{args.potential}_k{args.folds}" / variant /

@@ -106,7 +106,7 @@ MATERIALS: tuple[Material, ...] = (
         dft=Reference(0.42, SAVRASOV_1996, LMTO_LDA, FROM_ABSTRACT),
         experiment=Reference(0.41, ALLEN_2000, "from Tc (McMillan inversion)", NOT_REREAD),
         overrides={"kgrid_elph": [24, 24, 24]},
-        why="the preset's first run (16³ → 24³, kept in fixtures/validation/README.md) left λ unconverged: 0.45 on 16³, "
+        why="the preset's first run (16³ → 24³, kept in fixtures/validation/superseded.json.gz) left λ unconverged: 0.45 on 16³, "
             "0.53–0.59 on 24³ for σ = 0.006–0.040 Ry; starting at 24³ puts the two grids at 24³ → 32³ for the "
             "price of one more pass",
     ),
