@@ -13,7 +13,7 @@ from pathlib import Path
 
 from maggma.core import Store
 
-from betenet.store.documents import ElectronPhononDoc
+from betenet.store.documents import ElectronPhononDoc, as_utc
 from betenet.store.stores import DOC_KEY, get_store, save_document, with_connection
 
 
@@ -21,21 +21,39 @@ def _open(path: Path, mode: str, compressed: bool):
     return gzip.open(path, mode + "t", encoding="utf-8") if compressed else open(path, mode, encoding="utf-8")
 
 
-def export_documents(path: Path | str, criteria: dict | None = None, store: Store | None = None) -> int:
-    """Write the documents matching `criteria` (all by default), sorted by calc_id; returns the count."""
-    path = Path(path)
-    raw = sorted(with_connection(store or get_store(), lambda connected: list(connected.query(criteria or {}))),
-                 key=lambda d: d[DOC_KEY])
-    docs = []
+def _stored_documents(store: Store | None, criteria: dict | None) -> list[ElectronPhononDoc]:
+    raw = with_connection(store or get_store(), lambda connected: list(connected.query(criteria or {})))
     for item in raw:
         item.pop("_id", None)
-        docs.append(ElectronPhononDoc.model_validate(item).model_dump(mode="json"))
+    return [ElectronPhononDoc.model_validate(item) for item in raw]
+
+
+def _write_documents(path: Path, docs: list[ElectronPhononDoc]) -> int:
+    """Sorted by calc_id, through a temporary file: a reader never sees half a file."""
+    rows = [doc.model_dump(mode="json") for doc in sorted(docs, key=lambda d: d.calc_id)]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     with _open(tmp, "w", compressed=path.suffix == ".gz") as handle:
-        json.dump(docs, handle, separators=(",", ":"))
+        json.dump(rows, handle, separators=(",", ":"))
     tmp.replace(path)
-    return len(docs)
+    return len(rows)
+
+
+def export_documents(path: Path | str, criteria: dict | None = None, store: Store | None = None) -> int:
+    """Write the documents matching `criteria` (all by default), sorted by calc_id; returns the count."""
+    return _write_documents(Path(path), _stored_documents(store, criteria))
+
+
+def merge_documents(path: Path | str, store: Store | None = None) -> int:
+    """Add the store's documents to the file (created if missing); per calc_id the newer `last_updated` wins, so
+    several stores (one per campaign worker) can export into one file in turn. Returns the file's count."""
+    path = Path(path)
+    merged = {doc.calc_id: doc for doc in (read_documents(path) if path.exists() else [])}
+    for doc in _stored_documents(store, None):
+        kept = merged.get(doc.calc_id)
+        if kept is None or as_utc(doc.last_updated) >= as_utc(kept.last_updated):
+            merged[doc.calc_id] = doc
+    return _write_documents(path, list(merged.values()))
 
 
 def read_documents(path: Path | str) -> list[ElectronPhononDoc]:

@@ -28,7 +28,7 @@ import pytest
 from betenet.settings import BetenetSettings
 from betenet.store.documents import ElectronPhononDoc
 from betenet.store.stores import DOCS_COLLECTION, get_store, load_document, save_document
-from betenet.store.transfer import read_documents
+from betenet.store.transfer import merge_documents, read_documents
 from tests.conftest import FIXTURES, _free_port
 from tests.test_store_stores import fcc_al, ok_doc
 
@@ -102,6 +102,23 @@ def test_an_older_version_never_replaces_a_newer_one(settings):
     save_document(_version("al", 7), store)
     assert load_document("al", store).lambda_ == pytest.approx(_version("al", 7).lambda_)
     assert load_document("al", store).created_at == _version("al", 5).created_at  # the first write's
+
+
+def test_workers_merge_their_stores_into_one_file_and_the_newer_version_wins(tmp_path):
+    """A campaign's workers (fixtures/campaign/run_campaign.sh) each merge their own store into one file."""
+    path = tmp_path / "documents.json.gz"
+    first, second = (get_store(BetenetSettings(home=tmp_path / f"worker{n}")) for n in (1, 2))
+    save_document(_version("al", 3), first)
+    save_document(_version("pb", 1), first)
+    assert merge_documents(path, first) == 2
+    save_document(_version("al", 5), second)  # the same material, rerun later elsewhere
+    save_document(_version("nb", 1), second)
+    assert merge_documents(path, second) == 3
+    assert merge_documents(path, first) == 3  # the first worker's older Al does not come back
+    merged = {doc.calc_id: doc for doc in read_documents(path)}
+    assert sorted(merged) == ["al", "nb", "pb"]
+    assert merged["al"].lambda_ == pytest.approx(_version("al", 5).lambda_)
+    assert not list(tmp_path.glob("*.partial"))
 
 
 # --- the server killed in the middle of an import ------------------------------------------------------

@@ -59,7 +59,8 @@ class _JobEvents(logging.Handler):
             self.on_event(message.splitlines()[0])
 
 
-FINISHED_STATUSES = ("ok", "unstable")  # a 'failed' document is worth another try
+# final verdicts of the protocol (an unresolved one has been through the remedy ladder); a failed run is worth another try
+FINISHED_STATUSES = ("ok", "unstable", "unresolved", "unsupported")
 
 
 def finished_document(structure: Structure, maker: ElectronPhononMaker) -> ElectronPhononDoc | None:

@@ -107,7 +107,8 @@ def run_command(
     preset: str = typer.Option("production", help="test | fast | validation | production"),
     set_: list[str] = WorkflowSet,
     skip_finished: bool = typer.Option(False, "--skip-finished", help="Do not rerun a structure whose document "
-                                       "(same settings) is already stored as ok or unstable."),
+                                       "(same settings) is already stored with a final verdict (ok, unstable, "
+                                       "unresolved, unsupported)."),
     method: str = MethodOption,
     converge: bool = ConvergeOption,
 ) -> None:
