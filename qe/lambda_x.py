@@ -127,6 +127,36 @@ def elph_files(directory: str | Path, n_qpoints: int) -> list[str]:
     return files
 
 
+def zero_gamma_acoustic_modes(path: str | Path) -> bool:
+    """Give Γ's three acoustic modes of one ph.x el-ph file ω² = 0 and λ = γ = 0, in place; False if the file is not Γ.
+
+    The acoustic sum rule makes them uniform translations: no frequency, no coupling (what matdyn's `asr` imposes
+    on the interpolated α²F). ph.x prints them as tiny ω² of either sign, and a negative one is NaN in lambda.x's
+    α²F (√ω²), so without this a metal whose Γ residual comes out imaginary (fcc Al, 4³ q) had no q-sum.
+    """
+    path = Path(path)
+    lines = path.read_text().splitlines()
+    header = lines[0].split()
+    if any(abs(float(x)) > 1e-8 for x in header[:3]):
+        return False
+    n_modes = int(header[4])
+    w2, end = [], 1
+    while len(w2) < n_modes:  # ω² in Fortran 6e14.6 records
+        w2 += [float(x) for x in lines[end].split()]
+        end += 1
+    acoustic = set(np.argsort(np.abs(w2))[:3].tolist())
+    w2 = [0.0 if nu in acoustic else value for nu, value in enumerate(w2)]
+    records = ["".join(f"{value:14.6E}" for value in w2[i:i + 6]) for i in range(0, n_modes, 6)]
+    body = []
+    for line in lines[end:]:
+        if line.lstrip().startswith("lambda(") and int(line.split("(")[1].split(")")[0]) - 1 in acoustic:
+            nu = int(line.split("(")[1].split(")")[0])
+            line = f"     lambda({nu:5d})={0.0:8.4f}   gamma={0.0:8.2f} GHz"  # lambda.f90's format 9010
+        body.append(line)
+    path.write_text("\n".join([lines[0], *records, *body]) + "\n")
+    return True
+
+
 def beyond_limits(n_qpoints: int, n_modes: int, n_smearings: int) -> str | None:
     """Why lambda.x (fixed array sizes) cannot take this run, or None when it can."""
     limits = ((n_qpoints, MAX_QPOINTS, "irreducible q-points"), (n_modes, MAX_MODES, "phonon modes"),

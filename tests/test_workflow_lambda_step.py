@@ -10,7 +10,7 @@ import pytest
 
 from betenet.parsers.lambda_x import parse_lambda_output
 from betenet.parsers.ph import parse_ph_output
-from betenet.qe.lambda_x import beyond_limits
+from betenet.qe.lambda_x import beyond_limits, zero_gamma_acoustic_modes
 from betenet.settings import override_settings
 from betenet.workflows.flows import ElectronPhononMaker
 from betenet.workflows.local import run_structure
@@ -52,6 +52,48 @@ def test_lambda_step_reproduces_the_recorded_lambda_x_run(tmp_path):
     text = written.read_text().splitlines()
     assert [float(line.split()[3]) for line in text[2:5]] == [1.0, 4.0, 3.0]
     assert 9.0 < task.parameters["emax_THz"] / 1.25 < 10.5  # Al's top phonon ≈ 9.7 THz
+
+
+def _gamma_residual_made_imaginary(ph_dir):
+    """The recorded Al run as if ph.x had printed its Γ acoustic residual imaginary (fcc Al at preset validation
+    did: ω² < 0 at Γ, the q-sum was lost)."""
+    out = ph_dir / "ph.out"
+    out.write_text(out.read_text().replace("freq (    1) =       0.174467", "freq (    1) =      -0.174467", 1))
+    elph = ph_dir / "elph_dir" / "elph.inp_lambda.1"
+    lines = elph.read_text().splitlines()
+    lines[1] = lines[1].replace(" 0.", "-0.", 1)
+    elph.write_text("\n".join(lines) + "\n")
+    return ph_dir
+
+
+@pytest.mark.qe
+def test_an_imaginary_gamma_residual_keeps_the_q_sum(tmp_path):
+    require_qe("lambda.x")
+    ph_dir = _gamma_residual_made_imaginary(recorded_ph_run(tmp_path / "ph"))
+    assert float((ph_dir / "elph_dir" / "elph.inp_lambda.1").read_text().split()[5]) < 0
+    assert _why_lambda_x_cannot_run(parse_ph_output(ph_dir / "ph.out"), list(parse_ph_output(
+        ph_dir / "ph.out").q_points), n_modes=3) is None
+    task = QETaskDoc.model_validate(run_job(LambdaMaker(mu_star=0.10).make([str(ph_dir)], fcc_al()), tmp_path / "run"))
+    recorded = parse_lambda_output(AL / "lambda.out")
+    # Γ's acoustic modes carry no coupling either way: the same λ, and a finite ω_log (NaN from √ω² < 0 before)
+    assert [r.lambda_ for r in task.qe_lambda] == [r.lambda_ for r in recorded.rows]
+    for row, old in zip(task.qe_lambda, recorded.rows):
+        assert row.omega_log_K == pytest.approx(old.omega_log_K, rel=0.01)
+    assert (ph_dir / "elph_dir" / "elph.inp_lambda.1").read_text().split()[5].startswith("-")  # ph.x's left alone
+
+
+def test_only_gamma_s_acoustic_modes_are_zeroed(tmp_path):
+    for index in (1, 2):
+        shutil.copyfile(AL / "elph_dir" / f"elph.inp_lambda.{index}", tmp_path / f"q{index}")
+    assert zero_gamma_acoustic_modes(tmp_path / "q2") is False  # L: not Γ, untouched
+    assert (tmp_path / "q2").read_bytes() == (AL / "elph_dir" / "elph.inp_lambda.2").read_bytes()
+    assert zero_gamma_acoustic_modes(tmp_path / "q1") is True
+    text = (tmp_path / "q1").read_text().splitlines()
+    assert [float(x) for x in text[1].split()] == [0.0, 0.0, 0.0]
+    original = (AL / "elph_dir" / "elph.inp_lambda.1").read_text().splitlines()
+    assert len(text) == len(original) and text[2:4] == original[2:4]  # smearing and DOS lines kept
+    lambdas = [line for line in text if "lambda(" in line]
+    assert len(lambdas) == 30 and all("=  0.0000   gamma=    0.00 GHz" in line for line in lambdas)
 
 
 def test_imaginary_modes_and_array_limits_keep_lambda_x_from_running():

@@ -25,7 +25,13 @@ from betenet.parsers.ph import parse_ph_output
 from betenet.parsers.pw import parse_pw_output
 from betenet.physics import THZ_TO_MEV, superconductivity_from_a2f
 from betenet.qe.grids import kgrid_from_density
-from betenet.qe.lambda_x import ELPH_FILE, beyond_limits, elph_files, star_weighted_qpoints
+from betenet.qe.lambda_x import (
+    ELPH_FILE,
+    beyond_limits,
+    elph_files,
+    star_weighted_qpoints,
+    zero_gamma_acoustic_modes,
+)
 from betenet.qe.matdyn import DEFAULT_NDOS
 from betenet.qe.ph import ph_parameters
 from betenet.qe.pseudo import PseudoFamily
@@ -393,9 +399,10 @@ class LambdaMaker(Maker):
     """lambda.x: λ per el-ph smearing as the star-weighted sum of ph.x's λ_qν over the irreducible
     q-points — no Fourier interpolation, so beside matdyn's λ it shows whether the q-grid is fine enough.
 
-    Reads the elph_dir files of one or several (q-split) el-ph ph.x runs. lambda.x's own α²F is undefined
-    for an imaginary mode (√ω² of a negative ω²) and its arrays are fixed-size: in those cases it is not
-    run and the task has no λ rows (the document's `lambda_qsum` stays empty).
+    Reads the elph_dir files of one or several (q-split) el-ph ph.x runs, Γ's acoustic modes set to ω = λ = 0
+    (`zero_gamma_acoustic_modes`). lambda.x's own α²F is undefined for any other imaginary mode (√ω² of a
+    negative ω²) and its arrays are fixed-size: in those cases it is not run and the task has no λ rows (the
+    document's `lambda_qsum` stays empty).
     """
 
     name: str = "lambda"
@@ -416,6 +423,8 @@ class LambdaMaker(Maker):
                              wall_time_s=0.0, attempts=0, qgrid=ph_list.q_grid)
         for ph_dir in ph_dirs:
             copy_from(ph_dir, [ELPH_FILE.format(index="*")])
+        for path in sorted(here.glob(ELPH_FILE.format(index="*"))):
+            zero_gamma_acoustic_modes(path)
         qpoints, weights = star_weighted_qpoints(ph_list, structure, Path(ph_dirs[0]) / "ph.out")
         top_thz = max(float(q.frequencies_thz.max()) for q in computed)
         params = {"emax_THz": round(self.emax_over_top_frequency * top_thz, 3), "degauss_THz": self.degauss_THz,
@@ -434,12 +443,19 @@ class LambdaMaker(Maker):
         )
 
 
+def _optical_or_finite_q(q) -> np.ndarray:
+    """A computed q-point's frequencies without Γ's three acoustic ones (the three smallest |ω| at Γ)."""
+    if np.linalg.norm(q.q_cart_2pi_alat) > 1e-8:
+        return q.frequencies_thz
+    return q.frequencies_thz[np.sort(np.argsort(np.abs(q.frequencies_thz))[3:])]
+
+
 def _why_lambda_x_cannot_run(ph_list, computed: list, n_modes: int) -> str | None:
-    """lambda.x's limits, or an imaginary mode at a computed q-point (Γ's acoustic ones included: lambda.x
-    takes √ω² of every mode), else None."""
+    """lambda.x's limits, or an imaginary mode at a computed q-point (lambda.x takes √ω² of every mode; Γ's
+    three acoustic ones are set to zero before it runs), else None."""
     n_smearings = max(len(q.elph) for q in computed)
     beyond = beyond_limits(len(ph_list.grid_q_points_cart_2pi_alat), n_modes, n_smearings)
     if beyond is not None:
         return beyond
-    lowest_thz = min(float(q.frequencies_thz.min()) for q in computed)
+    lowest_thz = min((float(f) for q in computed for f in _optical_or_finite_q(q)), default=0.0)
     return f"ph.x printed an imaginary frequency ({lowest_thz * THZ_TO_MEV:.2f} meV)" if lowest_thz < 0 else None
