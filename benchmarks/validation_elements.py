@@ -167,18 +167,6 @@ def _number(value, digits: int) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def verdict(doc) -> str:
-    """'ok', or the status with the stability cause and the grid it was found on."""
-    if doc.status == "ok":
-        return "ok (stable)"
-    stability = doc.stability
-    if stability is not None and stability.cause:
-        lowest = stability.elph_lowest_frequency_meV if stability.cause_grid == "elph" else \
-            stability.lowest_frequency_meV
-        return f"{doc.status}: {stability.cause} ({stability.cause_grid} grid, {lowest:.2f} meV)"
-    return doc.status
-
-
 def grid_sequence(doc) -> str:
     convergence = doc.quality.convergence
     if convergence is None:
@@ -213,7 +201,7 @@ def table_rows(docs) -> list[str]:
             "" if convergence is None else (" (converged)" if convergence.converged else " (unconverged)"))
         p = doc.parameters
         rows.append(
-            f"| {material.name} | {verdict(doc)} | {_number(doc.lambda_, 3)} | {_number(doc.omega_log_K, 1)} | "
+            f"| {material.name} | {doc.verdict()} | {_number(doc.lambda_, 3)} | {_number(doc.omega_log_K, 1)} | "
             f"{_number(doc.tc_K, 2)} | {_number(doc.tc_eliashberg_K, 2)} | {sigma} | "
             f"{_grid(p.kgrid_scf)} / {_grid(p.qgrid_elph)} | {grid_sequence(doc)} | "
             f"{', '.join(doc.quality.flags) or '—'} | {qe_wall_min(doc):.1f} | {ref} | "

@@ -445,6 +445,18 @@ class ElectronPhononDoc(StructureMetadata):
         meta = StructureMetadata.from_structure(structure).model_dump()
         return cls(**{**meta, "structure": structure, **fields})
 
+    def verdict(self) -> str:
+        """One line for tables: 'ok', the status with its stability cause, the grid and the lowest frequency that
+        decided it, or the status with its reason."""
+        if self.status == "ok":
+            return "ok"
+        stability = self.stability
+        if stability is not None and stability.cause:
+            lowest = stability.elph_lowest_frequency_meV if stability.cause_grid == "elph" else \
+                stability.lowest_frequency_meV
+            return f"{self.status}: {stability.cause} ({stability.cause_grid} grid, {lowest:.2f} meV)"
+        return f"{self.status}: {self.status_reason}"
+
     def to_store(self) -> dict:
         """JSON-safe dict for a maggma Store (datetimes stay datetimes, Mongo stores them natively)."""
         doc = self.model_dump(mode="json")

@@ -88,11 +88,13 @@ def test_documents_that_are_not_ok_carry_a_cause_and_no_numbers(documents):
         if doc.status in ("unstable", "unresolved"):
             assert doc.stability.cause is not None and doc.stability.cause_grid is not None
             assert not doc.stability.stable
+            assert doc.verdict().startswith(f"{doc.status}: {doc.stability.cause} ({doc.stability.cause_grid} grid, ")
 
 
 def test_every_document_records_its_protocol(documents):
     for doc in documents:
         assert doc.quality is not None and doc.provenance.wall_times_s
+        assert (doc.verdict() == "ok") == (doc.status == "ok")
         if doc.status == "ok":
             convergence = doc.quality.convergence
             assert convergence is not None and len(convergence.steps) >= 2, doc.formula_pretty
