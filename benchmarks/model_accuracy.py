@@ -33,8 +33,8 @@ from model_pretrained_features import node_features
 from betenet.model.loss import LossConfig
 from betenet.model.presets import preset_network
 from betenet.model.training import TrainingConfig
-from betenet.screening.accuracy import (HOLDOUT, LEADERBOARD, baseline_scores, ensemble_scores, protocol_splits,
-                                        split_summary)
+from betenet.screening.accuracy import (COVERAGE_COLUMNS, HOLDOUT, LEADERBOARD, SCORE_COLUMNS, baseline_scores,
+                                        ensemble_scores, protocol_splits, scores_header, scores_row, split_summary)
 
 # name → (network preset and overrides, TrainingConfig overrides); patience as in model_jarvis's runs
 # ≈ 15 steps per epoch; the kept model comes from epoch ≈ 13 (the validation loss rises after), so cap 40
@@ -64,8 +64,6 @@ DEFAULT_CONFIG = "compact, batch 32, Tc weight 3"
 FEATURES = {f"{kind}, batch 32, Tc weight 3": kind for kind in FEATURE_KINDS}
 CONFIGS.update({name: CONFIGS[DEFAULT_CONFIG] for name in FEATURES})
 PATIENCE = dict(patience_descent=15, patience_hump=100, patience_second=200)
-COLUMNS = (("mae_lambda", "MAE λ", 3), ("mae_omega_log_K", "MAE ω_log K", 1), ("mae_tc_K", "MAE Tc K", 2),
-           ("spearman_tc", "ρ(Tc)", 2), ("average_precision_tc", "AP Tc>5", 2), ("base_rate_tc", "base", 2))
 
 
 def configuration(name: str, max_epochs: int):
@@ -81,21 +79,11 @@ def features_of(name: str, dataset):
 
 
 def row(name: str, scores: list[dict], extra: tuple = ()) -> str:
-    cells = []
-    for key, _, digits in COLUMNS + extra:
-        values = np.array([s[key] for s in scores if s.get(key) is not None], dtype=float)
-        if values.size == 0:
-            cells.append("—")
-        elif values.size == 1:
-            cells.append(f"{values[0]:.{digits}f}")
-        else:  # mean ± the standard error over the folds
-            cells.append(f"{values.mean():.{digits}f} ± {values.std(ddof=1) / np.sqrt(values.size):.{digits}f}")
-    return f"| {name} | " + " | ".join(cells) + " |"
+    return scores_row(name, scores, SCORE_COLUMNS + extra)
 
 
 def header(extra: tuple = ()) -> str:
-    names = [label for _, label, _ in COLUMNS + extra]
-    return "| predictor | " + " | ".join(names) + " |\n|---|" + "---:|" * len(names)
+    return scores_header(SCORE_COLUMNS + extra)
 
 
 def baselines_table(args, dataset, records, splits) -> None:
@@ -168,9 +156,7 @@ def print_ablation(done, names, folds, records) -> None:
 
 def protocol(args, dataset, records, splits) -> None:
     network, training = configuration(args.config, args.max_epochs)
-    extra = (("coverage_lambda", "cov λ", 2), ("coverage_omega_log_K", "cov ω_log", 2), ("coverage_tc_K", "cov Tc", 2),
-             ("calibrated_coverage_lambda", "cal λ", 2), ("calibrated_coverage_omega_log_K", "cal ω_log", 2),
-             ("calibrated_coverage_tc_K", "cal Tc", 2))
+    extra = COVERAGE_COLUMNS
     for split in splits:
         if split.name not in (HOLDOUT, LEADERBOARD):
             continue

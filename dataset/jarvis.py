@@ -18,6 +18,7 @@ to them is decided where they are used, and the record says why it is unusual in
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from pathlib import Path
@@ -50,10 +51,11 @@ def _poscar_atoms(text: str, where: str):
 
 
 def read_jarvis(path: Path | str):
-    """Records and structures of the JSONL file, in file order."""
+    """Records and structures of the JSONL file (gzip-compressed when the name ends in .gz), in file order."""
     path = Path(path)
+    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
     records, structures = [], {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{path.name} line {number}"

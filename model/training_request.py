@@ -49,6 +49,15 @@ class TrainingRequest:
     calibrate_on: str | None = None  # dataset split whose labelled rows calibrate the spread after training
 
 
+def request_configs(request: TrainingRequest):
+    """(NetworkConfig, TrainingConfig) of a request: its preset with the request's fields on top."""
+    network = preset_network(request.preset, **{**request.network, "variant": request.variant})
+    training = preset_training(request.preset, max_epochs=request.max_epochs, dtype=request.dtype,
+                               batch_size=request.batch_size, lr_schedule=request.lr_schedule,
+                               weight_decay=request.weight_decay)
+    return network, training
+
+
 def train_from_dataset(dataset: Dataset | Path | str, out: Path | str, request: TrainingRequest,
                        progress: bool = True, members: Sequence[int] | None = None) -> Ensemble:
     """Train (or finish) the ensemble in `out` on the records of `dataset` in `request.splits`."""
@@ -59,10 +68,7 @@ def train_from_dataset(dataset: Dataset | Path | str, out: Path | str, request: 
     check_variant_fits(dataset, request.variant, request.splits)
     data = training_set_from_dataset(dataset, request.variant, splits=request.splits,
                                      cache_dir=Path(out) / "graph-cache")
-    network = preset_network(request.preset, **{**request.network, "variant": request.variant})
-    training = preset_training(request.preset, max_epochs=request.max_epochs, dtype=request.dtype,
-                               batch_size=request.batch_size, lr_schedule=request.lr_schedule,
-                               weight_decay=request.weight_decay)
+    network, training = request_configs(request)
     ensemble = train_ensemble(out, data, variant=request.variant, network=network, training=training,
                               n_members=request.n_members, seed=request.seed, workers=request.workers,
                               threads=request.threads, progress=progress, members=members)

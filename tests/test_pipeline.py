@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from ase.build import bulk
@@ -16,6 +17,7 @@ from tests.al_documents import TEST_GRID_FLAGS
 from betenet.store.transfer import export_documents, import_documents
 from conftest import require_qe
 
+JARVIS_ROWS = Path(__file__).resolve().parents[1] / "fixtures" / "jarvis" / "jarvis_supercon.jsonl.gz"
 TINY_NETWORK = ["--network", "mul=4", "--network", "em_dim=8", "--network", "radial_neurons=8"]
 
 
@@ -100,3 +102,53 @@ def test_pipeline_bad_documents_file_is_a_clear_error(tmp_path):
                                       "--home", str(tmp_path / "home")])
     assert result.exit_code == 2
     assert "not a readable JSON file of documents" in result.output
+
+
+def _jarvis_subset(path, n: int = 120):
+    """The first `n` rows of the committed JARVIS fixture (the main job's moment labels)."""
+    import gzip
+
+    rows = gzip.decompress(JARVIS_ROWS.read_bytes()).decode().splitlines()[:n]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_pipeline_mixed_supervision_scores_a_grouped_held_out_split_beside_the_baselines(documents, tmp_path):
+    """α²F documents + moment-only labels: one dataset, a held-out split of chemical systems, the ensemble and
+    the baselines scored on the same held-out rows (no QE: the documents are the recorded Al runs)."""
+    with override_settings(home=tmp_path / "source", store_uri=None):
+        for doc in documents:
+            save_document(doc, get_store())
+        export_documents(tmp_path / "campaign.json.gz")
+    labels = _jarvis_subset(tmp_path / "jarvis.jsonl")
+    home = tmp_path / "home"
+    result = CliRunner().invoke(app, [
+        "pipeline", "--documents", str(tmp_path / "campaign.json.gz"), "--labels", str(labels), "--members", "3",
+        "--max-epochs", "4", *TINY_NETWORK, "--home", str(home),
+        *[arg for flag in TEST_GRID_FLAGS for arg in ("--allow-flag", flag)]])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((home / "pipeline" / "summary.json").read_text())
+    n_a2f = sum(d.status == "ok" for d in documents)
+    assert summary["dataset"]["records"] == n_a2f + 120
+    holdout = summary["holdout"]
+    assert holdout["n_test"] > 0 and holdout["n_train"] > holdout["n_test"]
+    assert set(holdout["baselines"]) == {"training median", "composition 5-NN", "composition ridge",
+                                         "composition boosting"}
+    for scores in (holdout["ensemble"], *holdout["baselines"].values()):
+        assert scores["n"] == holdout["n_test"] and scores["mae_tc_K"] >= 0
+    assert 0 <= holdout["ensemble"]["coverage_tc_K"] <= 1
+    assert holdout["table"][-1].startswith("| BETE-NET ensemble |") and "| composition boosting |" in result.output
+
+    # the split is grouped: no chemical system is on both sides, and the ensemble trained on train rows only
+    from betenet.dataset.format import read_dataset
+    from betenet.model.ensemble import Ensemble
+    from betenet.model.splits import chemical_system
+
+    dataset = read_dataset(home / "pipeline" / "dataset")
+    sides = {name: {chemical_system(r.formula) for r in dataset.records if r.split == name}
+             for name in ("train", "val", "test")}
+    assert not sides["train"] & sides["test"] and not sides["train"] & sides["val"]
+    assert {r.source for r in dataset.records} >= {"JARVIS-DFT"}
+    assert sum(r.a2f is not None for r in dataset.records) == n_a2f
+    ensemble = Ensemble.load(home / "pipeline" / summary["ensemble"].split("/")[-1])
+    assert ensemble.config["dataset"]["n_samples"] == holdout["n_train"]

@@ -2,11 +2,12 @@
 
     train-ensemble OUT [--dataset DIR | store filters]   ensemble in OUT (dataset from the store in OUT/dataset);
                    [--engine fireworks|jobflow-remote]  or one Job per missing member submitted to an engine
-    predict STRUCTURE... --ensemble DIR [--out DIR]      table; CSV/JSON and α²F plots with --out
-    screen [SOURCE] --ensemble DIR --out DIR             SOURCE: folder/files of structures or a dataset
+    predict STRUCTURE... [--ensemble DIR] [--out DIR]    table; CSV/JSON and α²F plots with --out
+    screen [SOURCE] [--ensemble DIR] --out DIR           SOURCE: folder/files of structures or a dataset
                                                          directory; none: the store's documents (filters);
                                                          --tc-method allen-dynes|eliashberg ranks
 
+Without --ensemble, predict and screen use the ensemble shipped with the package (`betenet.model.default`).
 Predictions go to the store's `predictions` collection (unless --no-save), linked to the ensemble id
 and the hash of the dataset it was trained on. Heavy imports happen inside the commands.
 """
@@ -41,7 +42,8 @@ from betenet.cli.options import (
     user_errors,
 )
 
-EnsembleDir = typer.Option(..., "--ensemble", help="Trained ensemble directory (from train-ensemble).")
+EnsembleDir = typer.Option(None, "--ensemble", help="Trained ensemble directory (from train-ensemble); default: the "
+                           "ensemble shipped with betenet (its model card: model/default_ensemble/MODEL_CARD.md).")
 MuStar = typer.Option(None, help="Coulomb pseudopotential μ* for Tc (default: the ensemble's, 0.10).")
 TcMethod = typer.Option("allen-dynes", help="Tc to rank by: allen-dynes or eliashberg (both are reported).")
 Save = typer.Option(True, help="Write the predictions to the store's 'predictions' collection.")
@@ -191,13 +193,26 @@ def nothing_to_predict(candidates, rejected) -> None:
         raise InputError(f"no input can be predicted — {reasons or 'no structure given'}{more}")
 
 
+def _ensemble(directory: Path | None):
+    """The ensemble in `directory`, or the shipped default (saying so in one line)."""
+    if directory is not None:
+        from betenet.screening.campaign import load_ensemble
+
+        return load_ensemble(directory)
+    from betenet.model.default import describe, load_default
+
+    ensemble = load_default()
+    typer.echo(describe(ensemble), err=True)
+    return ensemble
+
+
 @user_errors
 @checks_store()
 @store_options
 def predict_command(
     store: StoreChoice,
     structures: list[Path] = typer.Argument(..., help="Structure files (CIF, POSCAR, ...) or folders of them."),
-    ensemble: Path = EnsembleDir,
+    ensemble: Optional[Path] = EnsembleDir,
     out: Optional[Path] = typer.Option(None, help="Write predictions.csv, predictions.json and α²F plots here."),
     mu_star: Optional[float] = MuStar,
     save: bool = Save,
@@ -205,10 +220,10 @@ def predict_command(
     """Predict α²F (mean ± spread), λ, ω_log, ω₂ and Tc (Allen–Dynes and Eliashberg, each ± the members'
     spread) for structures; the DFT α²F is overlaid on the plots (and its site PhDOS used by CPD/FPD
     ensembles) when the store holds the structure's document."""
-    from betenet.screening.campaign import load_ensemble, match_store_documents, run_and_report
+    from betenet.screening.campaign import match_store_documents, run_and_report
     from betenet.screening.inputs import read_structure_files
 
-    ens = load_ensemble(ensemble)
+    ens = _ensemble(ensemble)
     candidates, rejected = read_structure_files(structures)
     nothing_to_predict(candidates, rejected)
     with store_settings(store) as settings:
@@ -230,7 +245,7 @@ def screen_command(
     store: StoreChoice,
     source: Optional[list[Path]] = typer.Argument(
         None, help="Folder(s)/files of structures, or a dataset directory; none: the store's documents."),
-    ensemble: Path = EnsembleDir,
+    ensemble: Optional[Path] = EnsembleDir,
     out: Path = typer.Option(..., help="Output folder: predictions.csv (ranked), predictions.json, rejected.csv, plots/, evaluation/."),
     split: Optional[str] = typer.Option(None, help="Dataset source: only records of this split (e.g. test)."),
     top: int = typer.Option(20, help="Rows shown here and α²F plots written (the files hold all)."),
@@ -249,7 +264,7 @@ def screen_command(
 
     check_tc_method(tc_method)
     t0 = time.perf_counter()
-    ens = campaign.load_ensemble(ensemble)
+    ens = _ensemble(ensemble)
     load_s = time.perf_counter() - t0
     with store_settings(store) as settings:
         if source:

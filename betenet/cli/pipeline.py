@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -44,6 +45,7 @@ class PipelineReport:
     dataset: dict | None = None
     ensemble: str | None = None
     evaluation: dict | None = None
+    holdout: dict | None = None  # mixed supervision: the grouped held-out scores beside the baselines
     screened: list[dict] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
     plots: list[str] = field(default_factory=list)
@@ -93,11 +95,15 @@ def pipeline_command(
     set_: list[str] = WorkflowSet,
     documents: list[Path] = typer.Option([], "--documents", help="JSON(.gz) file of documents to add to the "
                                          "store first (e.g. a finished campaign); repeatable."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="JARVIS-format JSONL(.gz) of moment-only labels "
+                                          "(λ, ω_log, Tc) trained on beside the store's α²F (mixed supervision); the "
+                                          "evaluation is then a grouped held-out split of chemical systems over "
+                                          "both, scored beside the baselines."),
     screen: list[Path] = typer.Option([], "--screen", help="Structures or folders to predict with the ensemble; "
                                       "repeatable."),
     variant: str = VariantName,
     members: int = typer.Option(10, help="Bootstrap members (the seed used 100)."),
-    max_epochs: int = typer.Option(2000, help="Epoch cap per member."),
+    max_epochs: Optional[int] = typer.Option(None, help="Epoch cap per member (default: the compact preset's, 40)."),
     workers: int = typer.Option(1, help="Members trained in parallel processes."),
     network: list[str] = Network,
     test_fraction: float = typer.Option(0.2, help="Share of the stored materials held out for evaluation."),
@@ -125,7 +131,8 @@ def pipeline_command(
                 report.timings_s["dft"] = time.perf_counter() - start
             request = TrainingRequest(variant=variant, n_members=members, max_epochs=max_epochs, workers=workers,
                                       network=parse_key_values(network, "--network"))
-            _learn(out, request, test_fraction, mu_star, screen, console, report, check_flags(allow_flag), allow_mixed)
+            _learn(out, request, test_fraction, mu_star, screen, console, report, check_flags(allow_flag), allow_mixed,
+                   labels)
         except (InputError, ValueError, LookupError) as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(code=2)
@@ -141,7 +148,8 @@ def _import(path: Path, console) -> None:
 
 
 def _learn(out: Path, request, test_fraction: float, mu_star: float, screen_paths: list[Path], console,
-           report: PipelineReport, allow_flags: tuple[str, ...] = (), allow_mixed: bool = False) -> None:
+           report: PipelineReport, allow_flags: tuple[str, ...] = (), allow_mixed: bool = False,
+           labels: Path | None = None) -> None:
     from betenet.dataset.build import SplitSpec, build_dataset
     from betenet.dataset.query import StoreQuery
     from betenet.model.training_request import train_from_dataset
@@ -155,7 +163,7 @@ def _learn(out: Path, request, test_fraction: float, mu_star: float, screen_path
     variant = request.variant
     require = get_variant(variant).required_features
     start = time.perf_counter()
-    result = build_dataset(get_store(settings), out / "dataset", StoreQuery(),
+    result = build_dataset(get_store(settings), out / ("dataset-dft" if labels else "dataset"), StoreQuery(),
                            split=SplitSpec(test_fraction=test_fraction), require=require, overwrite=True,
                            source=describe_store(settings, DOCS_COLLECTION), allow_flags=allow_flags,
                            allow_mixed=allow_mixed)
@@ -163,11 +171,16 @@ def _learn(out: Path, request, test_fraction: float, mu_star: float, screen_path
     if result.left_out_by_flag:
         console.print("left out of the dataset for quality flags: "
                       + "; ".join(f"{flag}: {', '.join(ids)}" for flag, ids in result.left_out_by_flag.items()))
+    console.print(f"dataset: {len(built)} stable materials with α²F → {built.directory} ({built.content_hash})")
+    if labels:
+        built = _mixed_dataset(out, built, labels, request.seed, console)
     report.dataset = {"directory": str(built.directory), "records": len(built), "hash": built.content_hash,
                       "splits": built.manifest.counts.get("splits")}
-    console.print(f"dataset: {len(built)} stable materials with α²F → {built.directory} ({built.content_hash})")
     ensemble_dir = out / f"ensemble-{variant}-{built.content_hash.split(':')[-1][:12]}"
-    train_from_dataset(built, ensemble_dir, request)
+    if labels:
+        _train_and_score_holdout(built, ensemble_dir, request, console, report)
+    else:
+        train_from_dataset(built, ensemble_dir, request)
     report.ensemble = str(ensemble_dir)
     report.timings_s["dataset+training"] = time.perf_counter() - start
     ensemble = load_ensemble(ensemble_dir)
@@ -193,6 +206,32 @@ def _learn(out: Path, request, test_fraction: float, mu_star: float, screen_path
         report.plots.append(str(out / "screen"))
         report.timings_s["screening"] = time.perf_counter() - start
     report.plots.append(_plot_dft_spectra(out, report))
+
+
+def _mixed_dataset(out: Path, dft, labels: Path, seed: int, console):
+    """The store's α²F records and the moment-only labels in one dataset, split grouped by chemical system."""
+    from betenet.dataset.jarvis import import_jarvis
+    from betenet.screening.accuracy import holdout_dataset
+
+    moments = import_jarvis(labels, out / "dataset-labels", overwrite=True)
+    mixed = holdout_dataset(out / "dataset", [dft, moments], seed=seed, overwrite=True)
+    splits = mixed.manifest.counts.get("splits")
+    console.print(f"mixed supervision: {len(dft)} α²F records + {len(moments)} moment-only records from "
+                  f"{labels.name} → {mixed.directory} ({mixed.content_hash}); grouped held-out split {splits}")
+    return mixed
+
+
+def _train_and_score_holdout(dataset, ensemble_dir: Path, request, console, report: PipelineReport) -> None:
+    from betenet.screening.accuracy import evaluate_on_holdout
+
+    evaluation = evaluate_on_holdout(dataset, ensemble_dir, request, progress=True)
+    report.holdout = {**evaluation.to_json(), "table": evaluation.table()}
+    console.print(f"\nheld-out evaluation ({evaluation.summary}); cov = share of true values inside the ±1σ band, "
+                  "raw and calibrated (cal):")
+    console.print("\n".join(evaluation.table()), markup=False, highlight=False, soft_wrap=True)
+    if "calibration_error" in evaluation.ensemble:
+        console.print(f"spread not calibrated ({evaluation.ensemble['calibration_error']}): the ±1σ bands are the "
+                      "members' raw spread")
 
 
 def _plot_dft_spectra(out: Path, report: PipelineReport) -> str:
@@ -243,7 +282,7 @@ def _print_summary(report: PipelineReport, out: Path, console) -> None:
         console.print(table)
     if report.evaluation:
         parts = [f"{name} MAE {m['mae']:.3g} (n={m['n']})" for name, m in report.evaluation.items()]
-        console.print("held-out DFT materials: " + ", ".join(parts))
+        console.print("held-out materials: " + ", ".join(parts))
     if report.screened:
         table = Table(title="Screening, ranked by predicted Tc (± ensemble spread)")
         for column in ("structure", "formula", "λ", "ω_log (K)", "Tc (K)", "Tc Eliashberg (K)"):
