@@ -11,11 +11,12 @@ setup-hpc: setup-dev
 	scripts/setup-hpc
 
 # Main job: DFT for fcc Al + the committed DFT campaign (α²F) beside the JARVIS moment labels → mixed dataset →
-# ensemble trained on a grouped held-out split → held-out evaluation beside the baselines + screening
+# ensemble trained on a grouped held-out split → held-out evaluation beside the baselines + screening.
+# Spin–orbit-flagged documents are kept: the JARVIS labels are scalar-relativistic too.
 main: setup
 	.venv/bin/betenet pipeline fixtures/main-job/Al_fcc.cif --preset test \
 		--documents fixtures/campaign/documents.json.gz --labels fixtures/jarvis/jarvis_supercon.jsonl.gz \
-		--screen fixtures/campaign/structures --members 4 --workers 2
+		--allow-flag spin_orbit_neglected --screen fixtures/campaign/structures --members 4 --workers 2
 
 # The ensemble shipped in model/default_ensemble (used by predict/screen without --ensemble), from committed data
 default-ensemble: setup

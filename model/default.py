@@ -6,9 +6,9 @@ the SHA-256 of every other file, checked whenever it is loaded. One command rebu
     make default-ensemble      # = .venv/bin/python -m betenet.model.default
 
 The recipe is the main job's learning half at a larger size: the campaign's α²F documents (default quality
-filter) beside the JARVIS moment labels, the grouped held-out split of chemical systems (seed 0), members of
-the compact preset trained on its train rows, the spread calibrated on its calibration rows, and the held-out
-rows scored beside the baselines; the model card records all of it.
+filter, spin–orbit-flagged documents kept) beside the JARVIS moment labels, the grouped held-out split of
+chemical systems (seed 0), members of the compact preset trained on its train rows, the spread calibrated on
+its calibration rows, and the held-out rows scored beside the baselines; the model card records all of it.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ DOCUMENTS = REPO / "fixtures" / "campaign" / "documents.json.gz"
 LABELS = REPO / "fixtures" / "jarvis" / "jarvis_supercon.jsonl.gz"
 N_MEMBERS = 16  # ≈ 0.65 MB each: ≈ 10 MB, a third of the repository budget of 30 MB
 SHIPPED = ("ensemble.json", "metrics.json", "members")  # what is copied from the trained ensemble
+# quality flags kept in the α²F half (as the main job does): the JARVIS labels are scalar-relativistic too
+ALLOWED_FLAGS = ("spin_orbit_neglected",)
 
 
 class DefaultEnsembleError(ModelError):
@@ -96,7 +98,7 @@ def build(out: Path = DEFAULT_DIR, documents: Path = DOCUMENTS, labels: Path = L
         store = get_store(BetenetSettings(home=work / "home"))
         import_documents(documents, store)
         built = build_dataset(store, work / "dataset-dft", StoreQuery(), split=SplitSpec(), require=("a2f",),
-                              source=f"{documents.name} (betenet campaign documents)")
+                              source=f"{documents.name} (betenet campaign documents)", allow_flags=ALLOWED_FLAGS)
         moments = import_jarvis(labels, work / "dataset-labels")
         dataset = holdout_dataset(work / "dataset", [built.dataset, moments], seed=seed)
         request = TrainingRequest(n_members=n_members, seed=seed, workers=workers, max_epochs=max_epochs)
@@ -144,6 +146,7 @@ def model_card(ensemble: Ensemble, evaluation, inputs: dict, dataset, wall_s: fl
         "## Training data",
         f"- α²F labels: `{_relative(documents_path)}` (sha256 `{_sha256(documents_path)}`), the betenet DFT campaign "
         f"(QE 6.7 DFPT, PseudoDojo NC-SR PBE): {len(built.dataset)} stable materials pass the default quality filter "
+        f"with {', '.join(ALLOWED_FLAGS)} allowed "
         f"(left out by flag: {left_out}).",
         f"- Moment labels (λ, ω_log, Tc; no α²F): `{_relative(labels_path)}` (sha256 `{_sha256(labels_path)}`), "
         "JARVIS-DFT (Choudhary & Garrity, npj Comput. Mater. 8, 244 (2022); PBEsol, GBRV) — see "

@@ -189,7 +189,7 @@ def _learn(out: Path, request, test_fraction: float, mu_star: float, screen_path
     if test_records:
         candidates, rejected = candidates_from_dataset(built, "test")
         campaign = run_and_report(ensemble, candidates, rejected, settings, out=out / "evaluation",
-                                  mu_star=mu_star, save=False, plots="all")
+                                  mu_star=mu_star, save=False, plots="top", top=10, eliashberg_spread=10)
         if campaign.evaluation is not None:
             report.evaluation = {name: {"mae": m.mae, "n": m.n} for name, m in campaign.evaluation.metrics.items()}
             report.plots.append(str(out / "evaluation"))
