@@ -20,7 +20,7 @@ main: setup
 
 # The ensemble shipped in model/default_ensemble (used by predict/screen without --ensemble), from committed data
 default-ensemble: setup
-	.venv/bin/python -m betenet.model.default
+	.venv/bin/python -m betenet.screening.default_ensemble
 
 # The suite in .venv, then the jobflow-remote tests in .venv-hpc (they skip in .venv: pymongo pin)
 test: setup-hpc

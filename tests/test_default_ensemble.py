@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from betenet.cli import app
 from betenet.model import default
+from betenet.screening import default_ensemble
 from betenet.model.default import CARD, DEFAULT_DIR, HASHES, DefaultEnsembleError, file_hashes, load_default, verify
 
 SIZE_LIMIT_MB = 30
@@ -77,5 +78,6 @@ def test_screen_without_ensemble_uses_the_shipped_one(tmp_path):
 
 
 def test_the_build_command_is_documented():
-    assert "python -m betenet.model.default" in default.__doc__
-    assert "default-ensemble:" in (default.REPO / "Makefile").read_text()
+    assert "python -m betenet.screening.default_ensemble" in default.__doc__
+    makefile = (default_ensemble.REPO / "Makefile").read_text()
+    assert "default-ensemble:" in makefile and "python -m betenet.screening.default_ensemble" in makefile
