@@ -38,3 +38,50 @@ def elph_grids(structure, k_density_invA: float, q_density_invA: float) -> tuple
     kgrid = kgrid_from_density(structure, k_density_invA)
     kgrid = tuple(q * max(1, math.ceil(k / q)) for k, q in zip(kgrid, qgrid))
     return kgrid, qgrid
+
+
+BOHR_A = 0.529177210903  # Å per bohr (CODATA 2018), QE's unit of length
+
+
+def _smooth_235(n: int) -> int:
+    """The smallest m ≥ n whose only prime factors are 2, 3, 5 (sizes every FFT library runs fast)."""
+    m = n
+    while True:
+        k = m
+        for p in (2, 3, 5):
+            while k % p == 0:
+                k //= p
+        if k == 1:
+            return m
+        m += 1
+
+
+def symmetric_fft_grid(structure, ecut_Ry: float, symprec: float = 1e-3) -> Grid | None:
+    """An FFT grid for a density cutoff `ecut_Ry` that every rotation of the crystal maps onto itself, or None when
+    the grid pw.x chooses on its own already is.
+
+    pw.x sizes each direction from the largest Miller index of a G-vector inside the cutoff along a_i,
+    |m_i| ≤ √ecut · |a_i| / 2π (bohr units), so lattice vectors of different length get different sizes. ph.x then
+    stops in phq_setup ("FFT grid incompatible with symmetry") wherever a rotation mixes a_i into a_j: bct In's
+    QE cell at ecutrho 560 Ry (the remedy ladder's doubled cutoff) got (48, 48, 50). Directions that a rotation
+    couples get the largest of their bounds, rounded up to a 2·3·5-smooth size."""
+    import numpy as np
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    lengths_bohr = np.asarray(structure.lattice.abc) / BOHR_A
+    bounds = [_smooth_235(2 * math.floor(math.sqrt(ecut_Ry) * a / (2 * math.pi)) + 1) for a in lengths_bohr]
+    group = list(range(3))  # union of directions that some rotation mixes
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    for op in SpacegroupAnalyzer(structure, symprec=symprec).get_symmetry_operations(cartesian=False):
+        rotation = np.rint(op.rotation_matrix).astype(int)
+        for i in range(3):
+            for j in range(3):
+                if i != j and rotation[i, j]:
+                    group[root(i)] = root(j)
+    grid = tuple(max(bounds[j] for j in range(3) if root(j) == root(i)) for i in range(3))
+    return grid if grid != tuple(bounds) else None

@@ -24,7 +24,7 @@ from betenet.parsers.matdyn import parse_matdyn_dos, parse_matdyn_lambda
 from betenet.parsers.ph import parse_ph_output
 from betenet.parsers.pw import parse_pw_output
 from betenet.physics import THZ_TO_MEV, superconductivity_from_a2f
-from betenet.qe.grids import kgrid_from_density
+from betenet.qe.grids import kgrid_from_density, symmetric_fft_grid
 from betenet.qe.lambda_x import (
     ELPH_FILE,
     beyond_limits,
@@ -91,6 +91,20 @@ def _fail(program: str, path: Path, why: str) -> QERunError:
                       stderr_path=path.with_suffix(".err"))
 
 
+def _symmetric_fft_grids(system: dict, structure: Structure) -> None:
+    """Set pw.x's FFT grids (dense, and smooth when ecutrho > 4·ecutwfc) where pw.x's own choice would break the
+    crystal's symmetry for ph.x (`symmetric_fft_grid`); grids given by the user are left as they are."""
+    ecutrho, ecutwfc = system.get("ecutrho"), system.get("ecutwfc")
+    grids = [(("nr1", "nr2", "nr3"), ecutrho)]
+    if ecutrho and ecutwfc and ecutrho > 4 * ecutwfc:
+        grids.append((("nr1s", "nr2s", "nr3s"), 4 * ecutwfc))
+    for keys, cutoff in grids:
+        if cutoff and not any(key in system for key in keys):
+            grid = symmetric_fft_grid(structure, cutoff)
+            if grid is not None:
+                system.update(zip(keys, grid))
+
+
 @dataclass
 class PwMaker(Maker):
     """pw.x scf / vc-relax (with `la2F` in `parameters` for the dense el-ph grid).
@@ -116,6 +130,7 @@ class PwMaker(Maker):
         entries = family.for_elements(site.specie.symbol for site in structure)
         extra = {"control": {"max_seconds": WALLTIME_MARGIN * self.walltime_s}} if self.walltime_s else None
         params = pw_parameters(self.calculation, self.parameters, extra, self._spin(structure))
+        _symmetric_fft_grids(params["system"], structure)
         spec = {
             "program": "pw",
             "parameters": params,
