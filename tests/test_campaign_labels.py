@@ -93,7 +93,9 @@ def test_documents_that_are_not_ok_carry_a_cause_and_no_numbers(documents):
 
 def test_every_document_records_its_protocol(documents):
     for doc in documents:
-        assert doc.quality is not None and doc.provenance.wall_times_s
+        assert doc.quality is not None
+        # a failed run's document records the failure, not the QE time of the steps before it (In: 12 min)
+        assert doc.provenance.wall_times_s or doc.status == "failed"
         assert (doc.verdict() == "ok") == (doc.status == "ok")
         if doc.status == "ok":
             convergence = doc.quality.convergence
