@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from betenet.physics import BOHR_TO_ANGSTROM
 from betenet.qe.structure import as_cell
 
 Grid = tuple[int, int, int]
@@ -40,9 +41,6 @@ def elph_grids(structure, k_density_invA: float, q_density_invA: float) -> tuple
     return kgrid, qgrid
 
 
-BOHR_A = 0.529177210903  # Å per bohr (CODATA 2018), QE's unit of length
-
-
 def _smooth_235(n: int) -> int:
     """The smallest m ≥ n whose only prime factors are 2, 3, 5 (sizes every FFT library runs fast)."""
     m = n
@@ -68,7 +66,7 @@ def symmetric_fft_grid(structure, ecut_Ry: float, symprec: float = 1e-3) -> Grid
     import numpy as np
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    lengths_bohr = np.asarray(structure.lattice.abc) / BOHR_A
+    lengths_bohr = np.asarray(structure.lattice.abc) / BOHR_TO_ANGSTROM
     bounds = [_smooth_235(2 * math.floor(math.sqrt(ecut_Ry) * a / (2 * math.pi)) + 1) for a in lengths_bohr]
     group = list(range(3))  # union of directions that some rotation mixes
 

@@ -162,7 +162,7 @@ def ensemble_scores(dataset: Dataset, records: Sequence[DatasetRecord], split: P
                     network: NetworkConfig, training: TrainingConfig, n_members: int, seed: int = 0,
                     cache_dir: Path | None = None) -> dict:
     """Train (or finish) an ensemble on the split's training rows in `directory`, calibrate it on the
-    calibration rows when the split has them, and score it on the test rows (`test_scores`)."""
+    calibration rows when the split has them, and score it on the test rows (`held_out_scores`)."""
     _, data = _training_set(dataset, [records[i] for i in split.train], network, cache_dir)
     ensemble = train_ensemble(directory, data, network=network, training=training, n_members=n_members,
                               seed=seed, workers=1, threads=1, progress=False)
@@ -170,10 +170,10 @@ def ensemble_scores(dataset: Dataset, records: Sequence[DatasetRecord], split: P
         calibration = [records[i] for i in split.calibration]
         calibration_graphs, _ = _training_set(dataset, calibration, network, cache_dir)
         ensemble.calibrate(calibration_graphs, record_labels(calibration))
-    return test_scores(ensemble, dataset, [records[i] for i in split.test], network, cache_dir)
+    return held_out_scores(ensemble, dataset, [records[i] for i in split.test], network, cache_dir)
 
 
-def test_scores(ensemble, dataset: Dataset, test: Sequence[DatasetRecord], network: NetworkConfig,
+def held_out_scores(ensemble, dataset: Dataset, test: Sequence[DatasetRecord], network: NetworkConfig,
                 cache_dir: Path | None = None) -> dict:
     """Scores of a trained ensemble on `test` (raw spread coverage always; calibrated coverage when it has
     spread scales), with the members' summed training wall time (s), the mean epochs run and the mean epoch of
@@ -260,7 +260,7 @@ def evaluate_on_holdout(dataset: Dataset, directory: Path, request: TrainingRequ
     except ValueError as err:  # e.g. most calibration rows with zero spread: keep the raw spread, say why
         calibration_error = str(err)
     network, _ = request_configs(request)
-    scores = test_scores(ensemble, dataset, [records[i] for i in split.test], network, directory / "graph-cache")
+    scores = held_out_scores(ensemble, dataset, [records[i] for i in split.test], network, directory / "graph-cache")
     if calibration_error:
         scores["calibration_error"] = calibration_error
     return HoldoutEvaluation(split, split_summary(split, records), scores, baseline_scores(records, split))
