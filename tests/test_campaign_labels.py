@@ -120,3 +120,65 @@ def test_the_published_jarvis_values_are_the_file_s(table, shared_dir):
                 assert value == pytest.approx(row["lambda"], abs=1e-4)
                 checked += 1
     assert checked >= 5
+
+
+def test_the_committed_dataset_is_the_documents_rebuilt(tmp_path, documents):
+    """The README's export (import the documents into a fresh store, `build-dataset --require a2f,cpd,fpd`) gives
+    the committed records byte for byte: every ok document that carries no quality flag, and nothing else."""
+    from typer.testing import CliRunner
+
+    from betenet.cli import app
+    from betenet.dataset.format import read_dataset
+    from betenet.settings import BetenetSettings
+    from betenet.store.stores import get_store
+    from betenet.store.transfer import import_documents
+
+    import_documents(CAMPAIGN / "documents.json.gz", get_store(BetenetSettings(home=tmp_path / "home")))
+    result = CliRunner().invoke(app, ["build-dataset", str(tmp_path / "dataset"), "--home", str(tmp_path / "home"),
+                                      "--require", "a2f,cpd,fpd"])
+    assert result.exit_code == 0, result.output
+    committed = CAMPAIGN / "dataset"
+    assert (tmp_path / "dataset" / "records.jsonl").read_bytes() == (committed / "records.jsonl").read_bytes()
+    dataset = read_dataset(committed)
+    clean = {d.calc_id: d for d in documents if d.status == "ok" and not d.quality.flags}
+    assert {record.id for record in dataset.records} == set(clean)
+    for record in dataset.records:
+        doc = clean[record.id]
+        assert len(record.a2f) == 51 and min(record.a2f) >= 0
+        assert len(record.fpd) == len(record.cpd) == len(doc.structure)
+    flagged = [flag for d in documents if d.status == "ok" for flag in d.quality.flags]
+    assert dataset.manifest.query["left_out_by_flag"] == {flag: flagged.count(flag) for flag in set(flagged)}
+
+
+def test_flagged_documents_stay_out_of_a_dataset_unless_allowed(tmp_path, documents):
+    """build-dataset leaves a document with a quality flag out by default and says which and why;
+    --allow-flag keeps it; the split of the others is the same split of what is kept."""
+    from typer.testing import CliRunner
+
+    from betenet.cli import app
+    from betenet.dataset.format import read_dataset
+    from betenet.settings import BetenetSettings
+    from betenet.store.stores import get_store, save_document
+
+    ok = [d for d in documents if d.status == "ok"]
+    flagged = {ok[0].calc_id: ["interpolation_mismatch"], ok[1].calc_id: ["acoustic_gamma", "spin_orbit_neglected"]}
+    store = get_store(BetenetSettings(home=tmp_path / "home"))
+    with store:
+        for doc in ok:
+            quality = doc.quality.model_copy(update={"flags": flagged.get(doc.calc_id, [])})
+            save_document(doc.model_copy(update={"quality": quality}), store)
+    home = ["--home", str(tmp_path / "home")]
+    default = CliRunner().invoke(app, ["build-dataset", str(tmp_path / "d1"), *home])
+    assert default.exit_code == 0, default.output
+    assert "left out 2 flagged document(s)" in default.output
+    assert "acoustic_gamma: 1; interpolation_mismatch: 1; spin_orbit_neglected: 1" in default.output
+    ids = {r.id for r in read_dataset(tmp_path / "d1").records}
+    assert ids == {d.calc_id for d in ok} - set(flagged)
+    manifest = read_dataset(tmp_path / "d1").manifest.query
+    assert manifest["left_out_by_flag"] == {"acoustic_gamma": 1, "interpolation_mismatch": 1, "spin_orbit_neglected": 1}
+
+    some = CliRunner().invoke(app, ["build-dataset", str(tmp_path / "d2"), *home, "--allow-flag",
+                                    "interpolation_mismatch"])
+    assert some.exit_code == 0 and {r.id for r in read_dataset(tmp_path / "d2").records} == ids | {ok[0].calc_id}
+    bad = CliRunner().invoke(app, ["build-dataset", str(tmp_path / "d3"), *home, "--allow-flag", "typo"])
+    assert bad.exit_code == 2 and "Invalid --allow-flag ['typo']" in bad.output

@@ -41,7 +41,7 @@ def allen_dynes(omega_meV, a2f, mu_star):
 
 @pytest.fixture(scope="module")
 def campaign(fixtures_dir):
-    docs = read_documents(fixtures_dir / "campaign-fast" / "documents.json.gz")
+    docs = read_documents(fixtures_dir / "campaign" / "documents.json.gz")
     return {d.formula_pretty: d for d in docs if d.status == "ok"}
 
 
@@ -112,25 +112,25 @@ def test_soft_modes_far_below_tc_leave_it_unchanged_where_allen_dynes_collapses(
     assert allen_dynes(omega, both, 0.10) < 0.5 * hard_tc
 
 
-@pytest.mark.parametrize("name", ["Mo", "Pt", "Ir", "Ta"])
+@pytest.mark.parametrize("name", ["Al", "Mo", "Ta", "Pb"])
 def test_real_campaign_spectra_agree_with_their_allen_dynes_tc(campaign, name):
-    # The stored 0.020 Ry α²F of real QE runs (λ 0.44–0.93): the document's own Allen–Dynes Tc.
+    # The stored α²F of real QE runs at each document's chosen smearing (λ 0.40–1.04, Tc 1.3–8.7 K): the
+    # document's own Allen–Dynes Tc within 5 % (measured: Al −1 %, Mo +2 %, Ta −2 %, Pb +3 %).
     doc = campaign[name]
     result = eliashberg.eliashberg_tc(*doc_spectrum(doc), mu_star=doc.a2f.mu_star)
     assert result.tc_K == pytest.approx(doc.tc_K, rel=0.05)
-    assert result.negative_fraction == 0.0
+    assert result.negative_fraction < 0.01
 
 
-def test_real_al_spectrum_is_clipped_and_solved(campaign):
-    # fcc Al: 69 of 200 points below zero, 2.7 % of λ; Allen–Dynes says 0.81 K, Eliashberg 0.94 K
-    # (within Allen–Dynes' accuracy at weak coupling, where its prefactor is least constrained).
-    doc = campaign["Al"]
+def test_real_mo_spectrum_is_clipped_and_solved(campaign):
+    # bcc Mo at σ = 0.008 Ry: 73 of 200 points below zero, 0.8 % of λ, clipped; λ is the clipped spectrum's.
+    doc = campaign["Mo"]
     omega, a2f = doc_spectrum(doc)
-    assert np.sum(a2f < 0) == 69
+    assert np.sum(a2f < 0) == 73
     result = eliashberg.eliashberg_tc(omega, a2f, mu_star=doc.a2f.mu_star)
-    assert result.negative_fraction == pytest.approx(0.027, abs=1e-3)
+    assert result.negative_fraction == pytest.approx(0.0083, abs=1e-4)
     assert result.lambda_ == pytest.approx(physics.lambda_from_a2f(omega, np.clip(a2f, 0, None)))
-    assert result.tc_K == pytest.approx(doc.tc_K, rel=0.25)
+    assert result.tc_K == pytest.approx(doc.tc_K, rel=0.05)
     assert result.below_K is None and result.reason == ""
 
 
@@ -142,9 +142,9 @@ def test_raw_qe_a2f_dos_file(fixtures_dir):
     assert result.omega_ref_meV == pytest.approx(40.24, abs=0.05)  # the top of Al's phonon spectrum
 
 
-@pytest.mark.parametrize("name", ["Au", "W"])
+@pytest.mark.parametrize("name", ["Rb", "W", "Ba"])
 def test_tc_below_the_lowest_temperature_is_a_bound_not_a_number(campaign, name):
-    # Au (λ = 0.13) and W (λ = 0.25, Allen–Dynes 0.01 K) do not superconduct above 0.1 K.
+    # Rb (λ = 0.11), W (λ = 0.28, Allen–Dynes 0.06 K) and Ba (λ = 0.30, 0.03 K) do not superconduct above 0.1 K.
     result = eliashberg.eliashberg_tc(*doc_spectrum(campaign[name]))
     assert result.tc_K is None
     assert result.below_K == eliashberg.LOWEST_TEMPERATURE_K
@@ -194,7 +194,7 @@ def test_tc_insensitive_to_the_cutoff_once_mu_star_is_rescaled(campaign):
     omega_max = eliashberg.check_spectrum(omega, a2f).omega_max_meV
     tcs = [eliashberg.eliashberg_tc(omega, a2f, omega_c_meV=f * omega_max).tc_K for f in (10, 20, 40)]
     assert tcs == pytest.approx([tcs[-1]] * 3, rel=5e-3)
-    # Without the rescaling (μ*(ω_c) = 0.10 at every cutoff) Tc rises with the cutoff (14 % from 10× to
+    # Without the rescaling (μ*(ω_c) = 0.10 at every cutoff) Tc rises with the cutoff (9 % from 10× to
     # 40×): a fixed μ*(ω_c) renormalises down over the wider range to a weaker μ* at the phonon scale.
     spectrum = eliashberg.check_spectrum(omega, a2f)
 
@@ -204,7 +204,7 @@ def test_tc_insensitive_to_the_cutoff_once_mu_star_is_rescaled(campaign):
 
         return brentq(rho_minus_one, 0.5, 20.0, rtol=1e-6)
 
-    assert fixed_mu_tc(40 * omega_max) / fixed_mu_tc(10 * omega_max) > 1.1
+    assert fixed_mu_tc(40 * omega_max) / fixed_mu_tc(10 * omega_max) > 1.05
 
 
 def test_monotone_in_mu_star_and_lambda():
@@ -244,19 +244,22 @@ def test_negative_weight_is_clipped_up_to_the_documented_fraction():
 
 
 def test_real_small_smearing_spectra_are_refused(campaign):
-    # Au at σ = 0.002 Ry dips to −0.27 (negative weight 46 % of λ): an unconverged smearing, refused;
-    # of the campaign's 280 stored spectra only Al σ ≤ 0.008 and Au σ ≤ 0.004 Ry exceed 10 %.
-    au = {s.smearing_index: s for s in campaign["Au"].a2f_all}
-    with pytest.raises(EliashbergInputError, match=r"46\.\d% of λ"):
-        eliashberg.eliashberg_tc(au[1].omega_meV, au[1].a2f)
+    # Pb at σ = 0.002 Ry (negative weight 32 % of λ): an unconverged smearing, refused. Of the campaign's
+    # stored spectra only some at σ ≤ 0.004 Ry exceed 10 % (Pb's and Al's 0.002 Ry ones when this was
+    # written); the spectrum each document chose is never refused.
+    pb = {s.smearing_index: s for s in campaign["Pb"].a2f_all}
+    with pytest.raises(EliashbergInputError, match=r"31\.\d% of λ"):
+        eliashberg.eliashberg_tc(pb[1].omega_meV, pb[1].a2f)
     refused = []
     for name, doc in campaign.items():
         for spectrum in doc.a2f_all:
             try:
                 eliashberg.check_spectrum(spectrum.omega_meV, spectrum.a2f)
             except EliashbergInputError:
-                refused.append((name, spectrum.smearing_index))
-    assert sorted(refused) == [("Al", 1), ("Al", 2), ("Al", 3), ("Al", 4), ("Au", 1), ("Au", 2)]
+                refused.append((name, round(spectrum.smearing_Ry, 3)))
+    assert ("Pb", 0.002) in refused and ("Al", 0.002) in refused
+    assert all(sigma <= 0.004 for _, sigma in refused), refused
+    assert not {(name, round(doc.a2f.smearing_Ry, 3)) for name, doc in campaign.items()} & set(refused)
 
 
 @pytest.mark.parametrize(

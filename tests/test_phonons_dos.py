@@ -23,9 +23,9 @@ PEAK_TOLERANCE = 0.04
 
 
 @pytest.fixture(scope="module")
-def campaign(fixtures_dir):
+def preset_fast_documents(fixtures_dir):
     return {d.structure.composition.reduced_formula: d
-            for d in read_documents(fixtures_dir / "campaign-fast" / "documents.json.gz")}
+            for d in read_documents(fixtures_dir / "qe-6.7" / "stability-causes" / "documents.json.gz")}
 
 
 def _distance(reference, other):
@@ -33,8 +33,8 @@ def _distance(reference, other):
 
 
 @pytest.mark.parametrize("element", ["Ag", "In", "Pd"])
-def test_q2r_force_constants_reproduce_the_stored_dft_coarse_phdos(campaign, fixtures_dir, element):
-    doc = campaign[element]
+def test_q2r_force_constants_reproduce_the_stored_dft_coarse_phdos(preset_fast_documents, fixtures_dir, element):
+    doc = preset_fast_documents[element]
     stored = doc.phonon_dos_coarse
     phonon = phonopy_from_q2r(doc.structure, fixtures_dir / "qe-6.7" / "stability-causes" / f"{element}_coarse.fc")
     ours = phonon_dos(phonon, stored.dos_grid)

@@ -23,13 +23,13 @@ from betenet.workflows.remedy import next_remedy
 from betenet.workflows.stability import phonopy_from_q2r
 from tests.conftest import FIXTURES
 
-STRUCTURES = FIXTURES / "campaign-fast" / "structures"
 CAUSES = FIXTURES / "qe-6.7" / "stability-causes"
 THRESHOLDS = CauseThresholds(threshold_meV=0.5)
 
 
 def _classify_fc(cif: str, fc, qgrid, mesh=(16, 16, 16)):
-    structure = qe_symmetric_cell(Structure.from_file(STRUCTURES / cif))
+    """`cif`: the structure the force constants `fc` were computed for, kept in the same fixture folder."""
+    structure = qe_symmetric_cell(Structure.from_file(fc.parent / cif))
     return classify(force_constant_samples(phonopy_from_q2r(structure, fc), qgrid, mesh), THRESHOLDS)
 
 
@@ -63,7 +63,7 @@ def test_the_q_grid_points_of_q2r_force_constants_are_what_ph_x_computed():
 
 @pytest.mark.parametrize("element,cif,gamma_meV", [("Ag", "Ag_fcc.cif", -1.85), ("In", "In_bct.cif", -0.82),
                                                     ("Pd", "Pd_fcc.cif", -1.61)])
-def test_campaign_metals_stored_unstable_are_a_gamma_residual(element, cif, gamma_meV):
+def test_preset_fast_metals_stored_unstable_are_a_gamma_residual(element, cif, gamma_meV):
     """Ag, In, Pd (preset fast, stored 'unstable' by < 1.6 meV): only the acoustic modes at Γ itself are
     imaginary — ph.x's sum-rule residual — every other grid and mesh point is real."""
     finding = _classify_fc(cif, CAUSES / f"{element}_coarse.fc", (2, 2, 2))
@@ -98,7 +98,7 @@ def test_bcc_nb_el_ph_grid_dips_only_between_its_points():
 
 
 @pytest.mark.parametrize("cif,fc", [("Ba_seed15.cif", "Ba_bcc.fc"), ("Mo_seed610.cif", "Mo_bcc.fc")])
-def test_stable_campaign_metals_have_no_cause(cif, fc):
+def test_stable_preset_fast_metals_have_no_cause(cif, fc):
     finding = _classify_fc(cif, FIXTURES / "qe-6.7" / "matdyn-nan" / fc, (2, 2, 2))
     assert finding.cause is None and finding.modes == ()
 
@@ -167,12 +167,12 @@ def test_the_ladder_raises_ecutrho_for_a_large_gamma_residual():
     assert next_remedy(_verdict(None, True, gamma_meV=1.0), settings, dos, ran, []) is None  # 5 %: fine
 
 
-def test_campaign_reruns_carry_their_causes_and_attempts():
-    """Li, Pb, α-Hg, V rerun at the campaign's settings (fixtures/campaign-fast-reruns): every non-ok document says
+def test_preset_fast_reruns_carry_their_causes_and_attempts():
+    """Li, Pb, α-Hg, V rerun at preset fast's settings (fixtures/stability-reruns): every non-ok document says
     why with a cause, the ladder's attempts are recorded, and only 'ok' has numbers."""
     from betenet.store.transfer import read_documents
 
-    docs = {d.formula_pretty: d for d in read_documents(FIXTURES / "campaign-fast-reruns" / "documents.json.gz")}
+    docs = {d.formula_pretty: d for d in read_documents(FIXTURES / "stability-reruns" / "documents.json.gz")}
     assert {f: (d.status, d.stability.cause) for f, d in docs.items()} == {
         "Li": ("ok", None), "Pb": ("unstable", "genuine"), "Hg": ("unstable", "genuine"), "V": ("unresolved", "interpolation")}
     for formula in ("Li", "Pb"):

@@ -25,14 +25,14 @@ def raw_documents(path) -> list[dict]:
 
 def test_every_committed_document_file_loads_as_the_current_version():
     assert DOCUMENT_VERSION == 2
-    assert {path.parent.name for path in DOCUMENT_FILES} >= {"campaign-fast", "epw-al-v1"}
+    assert {path.parent.name for path in DOCUMENT_FILES} >= {"stability-causes", "epw-al-v1"}
     for path in DOCUMENT_FILES:
         raw = raw_documents(path)
         docs = read_documents(path)
         assert len(docs) == len(raw) > 0, path
         versions = {item["document_version"] for item in raw}
         assert len(versions) == 1 and versions <= {1, DOCUMENT_VERSION}, path
-        if path.parent.name in ("campaign-fast", "epw-al-v1"):
+        if path.parent.name in ("stability-causes", "epw-al-v1"):
             assert versions == {1}, "these are the version-1 databases the migration is tested on"
         for item, doc in zip(raw, docs):
             assert doc.document_version == 2 and doc.calc_id == item["calc_id"]

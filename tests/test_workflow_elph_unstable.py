@@ -29,7 +29,7 @@ def test_fine_grid_imaginary_modes_revoke_stability_and_skip_a2f(tmp_path):
     shutil.copytree(PB, batch)
     q2r = QETaskDoc(program="q2r", label="q2r", dir_name=str(batch.parent), wall_time_s=0.0,
                     extra_dirs=[str(batch)])
-    pb = Structure.from_file(FIXTURES / "campaign-fast" / "structures" / "Pb_seed21.cif").get_primitive_structure()
+    pb = Structure.from_file(FIXTURES / "qe-6.7" / "pb-elph-unstable" / "Pb_seed21.cif").get_primitive_structure()
     job = MatdynMaker(la2F=True, dos_grid=(12, 12, 12), ndos=200, imaginary_limit_meV=0.5).make(q2r, pb, (3, 3, 3))
     out = run_locally(job, create_folders=True, root_dir=tmp_path, log=False, ensure_success=True)[job.uuid][1].output
     omega = np.asarray(out.phonon_dos.omega_meV)
