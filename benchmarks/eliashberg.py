@@ -7,9 +7,9 @@ Times `betenet.eliashberg.eliashberg_tc` (μ* = 0.10, default cutoff 10 × ω_ma
   - 51-bin spectra: the campaign's stored α²F of Ta, Mo and Al through `physics.to_model_grid`
     (first_bin=1, as the model's moments);
   - raw QE spectra: matdyn's a2F.dos4 of QE's ph_metal Al (100 points) and the 200-point stored α²F of
-    Al, Ta, Au;
+    Al, Ta, W;
 then prints λ, ω_log, Allen–Dynes Tc (the document's) and Eliashberg Tc for every `ok` document of
-fixtures/campaign-fast/documents.json.gz, and what the choice of μ*'s reference frequency (ω_max, ω_log
+fixtures/campaign/documents.json.gz, and what the choice of μ*'s reference frequency (ω_max, ω_log
 or ω₂ in μ*(ω_c) = μ*/(1 + μ* ln(ω_ref/ω_c))) does to the agreement with Allen–Dynes.
 """
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
-    docs = [d for d in read_documents(FIXTURES / "campaign-fast" / "documents.json.gz") if d.status == "ok"]
+    docs = [d for d in read_documents(FIXTURES / "campaign" / "documents.json.gz") if d.status == "ok"]
     by_name = {d.formula_pretty: d for d in docs}
     print(f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, {args.repeats} repeats\n")
 
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                       physics.to_model_grid(doc.a2f.omega_meV, doc.a2f.a2f), {"first_bin": 1}))
     raw = parse_a2f_dos(FIXTURES / "qe-6.7" / "al" / "a2F.dos4")
     cases.append(("Al, QE ph_metal a2F.dos4 (raw)", raw.omega_meV, raw.a2f, {}))
-    for name in ("Al", "Ta", "Au"):
+    for name in ("Al", "Ta", "W"):
         doc = by_name[name]
         cases.append((f"{name}, stored α²F (raw, 0.020 Ry)", doc.a2f.omega_meV, doc.a2f.a2f, {}))
     for label, omega, a2f, kwargs in cases:

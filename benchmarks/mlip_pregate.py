@@ -1,7 +1,7 @@
-"""The MLIP pre-gate measured: what it would skip among structures DFT calls stable (the fast campaign)
+"""The MLIP pre-gate measured: what it would skip among structures DFT calls stable (the campaign)
 and among genuinely unstable ones, and the QE time it would save.
 
-For every structure of fixtures/campaign-fast/structures (the DFT status where the campaign computed
+For every structure of fixtures/campaign/structures (the DFT status where the campaign computed
 it, from its documents and reruns) and for hand-made unstable cells, the potential's lowest frequency
 on the workflow's own cell (`qe_symmetric_cell`, as `mlip_pregate` sees it) and whether the pre-gate at
 `--threshold` would skip it. QE time saved: for campaign materials the stored QE wall time of what would
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--cache", default="betenet-data/mlip-phonons-benchmark")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    docs = [d for path in ("campaign-fast", "campaign-fast-reruns")
+    docs = [d for path in ("campaign", "stability-reruns")
             for d in read_documents(REPO / "fixtures" / path / "documents.json.gz")]
     by_fingerprint: dict[str, list] = {}
     for doc in docs:  # reruns come last: they are the current verdict
@@ -64,7 +64,7 @@ def main() -> None:
                                       cache_dir=Path(args.cache) / args.potential)
     rows = []
     cases = [(p.stem, Structure.from_file(p), "campaign")
-             for p in sorted((REPO / "fixtures/campaign-fast/structures").glob("*.cif"))]
+             for p in sorted((REPO / "fixtures/campaign/structures").glob("*.cif"))]
     cases += [(name, s, "unstable") for name, s in unstable_cells().items()]
     start = time.perf_counter()
     for name, structure, kind in cases:

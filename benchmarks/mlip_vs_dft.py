@@ -1,5 +1,6 @@
 """Universal-potential phonons against this project's own DFT: every stored document with a DFT coarse
-site PhDOS (the fast campaign and its reruns), for each potential of `betenet.phonons.potentials`.
+site PhDOS (fixtures/campaign, and the preset-fast reruns of fixtures/stability-reruns), for each potential of
+`betenet.phonons.potentials`.
 
 Per material and potential: mean and top phonon frequency (MLIP / DFT), the earth-mover's distance
 between the two 51-bin spectra (sites summed, each normalised to 1; meV), the largest per-site weight
@@ -28,8 +29,8 @@ from betenet.physics import MODEL_GRID_MEV, to_model_grid
 from betenet.store.transfer import read_documents
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCES = {"campaign": REPO / "fixtures/campaign-fast/documents.json.gz",
-           "rerun": REPO / "fixtures/campaign-fast-reruns/documents.json.gz"}
+SOURCES = {"campaign": REPO / "fixtures/campaign/documents.json.gz",
+           "rerun": REPO / "fixtures/stability-reruns/documents.json.gz"}
 
 
 def mean_and_top_meV(omega_meV, dos) -> tuple[float, float]:

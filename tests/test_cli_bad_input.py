@@ -47,7 +47,7 @@ def ensemble_dir(tmp_path_factory):
     from betenet.model.training_request import TrainingRequest, train_from_dataset
 
     out = tmp_path_factory.mktemp("ens") / "ensemble"
-    train_from_dataset(FIXTURES / "campaign-fast" / "dataset", out, TrainingRequest(n_members=1, max_epochs=2),
+    train_from_dataset(FIXTURES / "campaign" / "dataset", out, TrainingRequest(n_members=1, max_epochs=2),
                        progress=False)
     return out
 

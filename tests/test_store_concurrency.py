@@ -161,13 +161,13 @@ def test_server_killed_mid_import(tmp_path):
     log = (tmp_path / "server.log").open("w")
     server = _start_server(port, data, log)
     try:
-        campaign = read_documents(FIXTURES / "campaign-fast" / "documents.json.gz")
+        campaign = read_documents(FIXTURES / "campaign" / "documents.json.gz")
         store = get_store(settings)
         with store:
             for doc in campaign:
                 save_document(doc, store)
         previous = {doc.calc_id: doc for doc in campaign}
-        # the import: every campaign document in a newer version, then 300 more documents to keep it busy
+        # the import: every campaign document in a newer version, each after 14 copies (at most 300) to keep it busy
         later = datetime.now(timezone.utc)
         newer = {doc.calc_id: doc.model_copy(update={"last_updated": later, "provenance": doc.provenance.model_copy(
                      update={"flow_uuid": "newer version"})}) for doc in campaign}

@@ -84,7 +84,7 @@ class ElectronPhononSettings(BaseModel):
     )
     gamma_residual_max_fraction: float = Field(
         default=0.15, gt=0, le=1, description="ph.x's largest |acoustic frequency| at Γ over the top phonon "
-        "frequency above which the ladder raises ecutrho. Campaign-fast (fixtures/campaign-fast/README.md): noble and "
+        "frequency above which the ladder raises ecutrho. The first campaign (preset fast, 2026-11-27): noble and "
         "transition metals and Sr ≤ 0.09, Ba 0.12, then Li, Ca, In, Pb, Rb, Cs, K, Na 0.16–0.69."
     )
     remedy_ecutrho_factor: float = Field(
@@ -201,7 +201,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # k-grid convergence of λ(σ) on (the reported σ is the converged one), fast's σ list (0.002–0.040 Ry, so the
     # converge step can reach a σ the dense grid resolves) and 20³ DOS meshes for the stability verdict. The
     # densities put cubic metals' el-ph q-grids at 4³ (8 irreducible points: 3³ left Pb imaginary at
-    # (0, ⅓, ⅓) in campaign-fast-reruns) with scf k 8³ and a first dense grid of 2 × scf.
+    # (0, ⅓, ⅓) in fixtures/stability-reruns) with scf k 8³ and a first dense grid of 2 × scf.
     "validation": {
         "scf_k_density_invA": 15.0,
         "k_density_invA": 25.0,
