@@ -105,7 +105,8 @@ def _from_stdout(text: str, path: Path) -> LambdaXOutput:
             continue
         (wlog,) = _finite([values[2]], path, f"degauss={values[4]}")
         printed = tc[2]
-        if printed.startswith("*"):
+        if printed.startswith("*") or printed == "Infinity":
+            # overflow, or λ − μ*(1+0.62λ) at zero from below (λ ≈ μ*): McMillan's formula has no solution
             tc_K = 0.0
         else:
             (tc_K,) = _finite([printed], path, f"T_c row for degauss={values[4]}")

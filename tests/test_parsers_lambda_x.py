@@ -32,6 +32,21 @@ def test_weak_coupling_row_has_zero_tc():
     assert first.tc_K == 0.0 == mcmillan_tc(first.lambda_, first.omega_log_K, 0.10)
 
 
+def test_infinity_where_lambda_meets_mu_star_is_no_tc():
+    """fcc Ca's real lambda.x output: λ ≈ 0.10 ≈ μ*(1+0.62λ) prints Infinity or ***** for Tc; both read as 0 K,
+    λ and ω_log as printed (the file once failed the whole document)."""
+    out = parse_lambda_output(FIXTURES / "qe-6.7" / "lambda-mcmillan-infinity" / "lambda.out")
+    assert len(out.rows) == 20  # (no Tc above 0.05 K to recover μ* from)
+    by_sigma = {round(row.sigma_ry, 3): row for row in out.rows}
+    for sigma in (0.008, 0.028):  # the two Infinity rows
+        row = by_sigma[sigma]
+        assert row.tc_K == 0.0 and row.omega_log_K > 150
+        assert abs(row.lambda_ - 0.10 * (1 + 0.62 * row.lambda_)) < 0.01  # where the exponent changes sign
+    assert by_sigma[0.008].lambda_ == pytest.approx(0.105207)
+    assert by_sigma[0.002].tc_K == pytest.approx(0.021)  # λ 0.26 > μ*: a finite Tc
+    assert by_sigma[0.002].tc_K == pytest.approx(mcmillan_tc(0.263289, 191.018, 0.10), abs=2e-3)
+
+
 def test_lambda_dat_gives_the_same_rows_without_tc():
     out, dat = parse_lambda_output(AL / "lambda.out"), parse_lambda_output(AL / "lambda.dat")
     assert dat.mu_star is None and all(row.tc_K is None for row in dat.rows)
