@@ -6,8 +6,8 @@
 Spectra: the 51-bin α²F of the committed campaign dataset (fixtures/campaign/dataset), each scaled by
 `--copies` random factors in [0.6, 1.4] (λ from ≈ 0.05 to 1.3: stand-ins for members that disagree), solved
 through the path `screen` uses (`Prediction.with_eliashberg_spread` → `EliashbergData.from_spectrum`, bins
-1..50, μ* = 0.10). Prints the time per solve and what it means for 806 structures × 100 members: the mean α²F of every structure,
-the members' spread of the 20 best-ranked (screen's default), and the spread of all.
+1..50, μ* = 0.10). Prints the time per solve and what it means for 806 structures × 100 members: the mean
+α²F of every structure, the members' spread of the 20 best-ranked (screen's default), and the spread of all.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
     # the table, from the committed documents
     .venv/bin/python benchmarks/validation_elements.py table
 
-`run [ELEMENT ...]` calls the user-facing command for each material, cheapest first (the first, preset-fast campaign's
+`run [ELEMENT ...]` calls the user-facing command for each material, cheapest first (the first campaign's
 QE wall times at preset fast: Al 2, Pb 4, W 7, Nb 14, Mo 18 min, Nb last for its higher cutoff): `betenet run fixtures/validation/structures/X.cif --preset validation --skip-finished
 [--set ...]` (preset `validation`, workflows/presets.py: k-grid convergence on, 4³ el-ph q-grids), and after
 each one exports every document of the store to fixtures/validation/documents.json.gz. `table` prints, per
@@ -117,7 +117,8 @@ MATERIALS: tuple[Material, ...] = (
                              "tunnelling α²F (other junctions give 1.22)", FROM_QE_FORUM),
         beside=(Reference(0.774, f"{JARVIS_2022}, JVASP-934", JARVIS_METHOD, FROM_JARVIS_FILE),),
         overrides={"degauss_Ry": 0.03},
-        why="the preset-fast campaign: the 4³ el-ph force constants of Nb interpolate to −3.5 meV near Γ (grid points real) "
+        why="the first campaign (preset fast): the 4³ el-ph force constants of Nb interpolate to −3.5 meV near Γ "
+            "(grid points real) "
             "at 0.02 Ry; a larger electronic smearing shortens the range of the force constants, and a 6³ q-grid "
             "(16 q-points, ~2× the cost) does not fit the budget",
     ),

@@ -174,7 +174,7 @@ def ensemble_scores(dataset: Dataset, records: Sequence[DatasetRecord], split: P
 
 
 def held_out_scores(ensemble, dataset: Dataset, test: Sequence[DatasetRecord], network: NetworkConfig,
-                cache_dir: Path | None = None) -> dict:
+                    cache_dir: Path | None = None) -> dict:
     """Scores of a trained ensemble on `test` (raw spread coverage always; calibrated coverage when it has
     spread scales), with the members' summed training wall time (s), the mean epochs run and the mean epoch of
     the kept models."""

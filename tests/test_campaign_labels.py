@@ -42,6 +42,13 @@ def table():
     return _table_module()
 
 
+@pytest.fixture(scope="module")
+def plan_by_formula(table):
+    """Each planned material's formula (of the QE-aligned cell the workflow runs) → (structure file, options)."""
+    return {qe_symmetric_cell(Structure.from_file(CAMPAIGN / "structures" / cif)).composition.reduced_formula:
+            (cif, options) for cif, options in table.plan().items()}
+
+
 def test_one_preset_one_method_one_pseudopotential_family(documents):
     assert {d.parameters.preset for d in documents} == {"validation"}
     assert {d.method for d in documents} == {"dfpt"}
@@ -52,14 +59,13 @@ def test_one_preset_one_method_one_pseudopotential_family(documents):
             assert family[pseudo.element] == pseudo.md5, (doc.formula_pretty, pseudo.element)
 
 
-def test_every_document_is_one_planned_structure(documents, table):
-    plan = {qe_symmetric_cell(Structure.from_file(CAMPAIGN / "structures" / cif)).composition.reduced_formula: cif
-            for cif in table.planned()}
-    assert len(plan) == len(table.planned())  # one structure per formula
+def test_every_document_is_one_planned_structure(documents, table, plan_by_formula):
+    assert len(plan_by_formula) == len(table.planned())  # one structure per formula
     formulas = [d.formula_pretty for d in documents]
-    assert len(set(formulas)) == len(formulas) and set(formulas) <= set(plan)
+    assert len(set(formulas)) == len(formulas) and set(formulas) <= set(plan_by_formula)
     for doc in documents:
-        planned = qe_symmetric_cell(Structure.from_file(CAMPAIGN / "structures" / plan[doc.formula_pretty]))
+        cif, _ = plan_by_formula[doc.formula_pretty]
+        planned = qe_symmetric_cell(Structure.from_file(CAMPAIGN / "structures" / cif))
         assert doc.structure.lattice.abc == pytest.approx(planned.lattice.abc, rel=1e-4), doc.formula_pretty
 
 
@@ -105,9 +111,7 @@ def test_documents_that_are_not_ok_carry_a_cause_and_no_numbers(documents):
             assert doc.verdict().startswith(f"{doc.status}: {doc.stability.cause} ({doc.stability.cause_grid} grid, ")
 
 
-def test_every_document_records_its_protocol(documents, table):
-    options = {qe_symmetric_cell(Structure.from_file(CAMPAIGN / "structures" / cif)).composition.reduced_formula: words
-               for cif, words in table.plan().items()}
+def test_every_document_records_its_protocol(documents, plan_by_formula):
     for doc in documents:
         assert doc.quality is not None
         # a failed run's document records the failure, not the QE time of the steps before it (In: 12 min)
@@ -116,9 +120,10 @@ def test_every_document_records_its_protocol(documents, table):
         if doc.status != "ok":
             continue
         convergence = doc.quality.convergence
-        if "converge=false" in options[doc.formula_pretty]:  # the compounds: one dense grid, the elements' second
+        _, options = plan_by_formula[doc.formula_pretty]
+        if "converge=false" in options:  # the compounds: one dense grid, the elements' second
             assert convergence is None and "unconverged" not in doc.quality.flags, doc.formula_pretty
-            assert f"kgrid_elph=[{','.join(map(str, doc.parameters.kgrid_elph))}]" in options[doc.formula_pretty]
+            assert f"kgrid_elph=[{','.join(map(str, doc.parameters.kgrid_elph))}]" in options
         else:
             assert convergence is not None and len(convergence.steps) >= 2, doc.formula_pretty
             assert convergence.converged == ("unconverged" not in doc.quality.flags)
