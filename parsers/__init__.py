@@ -4,6 +4,7 @@ Every parser raises `ParseError` (a ValueError naming the file and what was miss
 truncated, foreign or malformed file.
 """
 
+from betenet.parsers._common import processor_cores
 from betenet.parsers.a2f import A2FSpectrum, parse_a2f_dos
 from betenet.parsers.errors import ParseError
 from betenet.parsers.lambda_x import LambdaXOutput, LambdaXRow, parse_lambda_output
@@ -32,6 +33,7 @@ __all__ = [
     "PhononFrequencies",
     "PwOutput",
     "parse_a2f_dos",
+    "processor_cores",
     "parse_lambda_output",
     "parse_matdyn_dos",
     "parse_matdyn_freq",

@@ -21,6 +21,8 @@ _ERROR_BLOCK = re.compile(
     re.MULTILINE | re.DOTALL,
 )
 _JOB_DONE = re.compile(r"^\s*JOB DONE\.", re.MULTILINE)
+# `Parallel version (MPI), running on     2 processors`; QE 7: `(MPI & OpenMP), running on   8 processor cores`
+_PROCESSOR_CORES = re.compile(r"^\s*Parallel version \([^)]*\), running on\s+(\d+)\s+processor", re.MULTILINE)
 _CLOCK_PART = re.compile(r"(\d+(?:\.\d*)?)\s*([dhms])")
 _CLOCK_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 
@@ -73,6 +75,14 @@ def qe_errors(text: str) -> tuple[QEError, ...]:
         QEError(routine, int(code), " ".join(line.strip() for line in body.splitlines() if line.strip()))
         for routine, code, body in _ERROR_BLOCK.findall(text)
     )
+
+
+def processor_cores(text: str) -> int | None:
+    """The cores QE reports it runs on (MPI processes × threads); 1 for a serial build; None without a banner."""
+    found = _PROCESSOR_CORES.search(text)
+    if found:
+        return int(found.group(1))
+    return 1 if re.search(r"^\s*Serial version", text, re.MULTILINE) else None
 
 
 def job_done(text: str) -> bool:

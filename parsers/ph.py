@@ -13,6 +13,7 @@ from betenet.parsers._common import (
     QEError,
     frozen,
     job_done,
+    processor_cores,
     program_version,
     qe_errors,
     read_text,
@@ -132,6 +133,7 @@ class PhOutput:
     converged: bool  # every linear-response SCF of every computed q-point converged
     errors: tuple[QEError, ...]
     wall_time_s: float | None
+    processor_cores: int | None  # MPI processes × threads from the banner (core-hours = wall × cores)
     n_atoms: int | None
     q_grid: tuple[int, int, int] | None  # ldisp grid (nq1, nq2, nq3)
     alat_bohr: float | None  # the unit of the q-points' 2π/alat
@@ -318,6 +320,7 @@ def parse_ph_output(path: str | Path, truncated_ok: bool = False) -> PhOutput:
         converged=converged,
         errors=errors,
         wall_time_s=wall_time_s(text, "PHONON", path),
+        processor_cores=processor_cores(text),
         n_atoms=n_atoms,
         q_grid=q_grid,
         alat_bohr=to_float(alat.group(1)) if (alat := _ALAT.search(text)) else None,

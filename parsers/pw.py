@@ -10,6 +10,7 @@ from betenet.parsers._common import (
     FLOAT,
     QEError,
     job_done,
+    processor_cores,
     program_version,
     qe_errors,
     read_text,
@@ -47,6 +48,7 @@ class PwOutput:
     fermi_energy_ev: float | None
     highest_occupied_ev: float | None  # insulators print this instead of a Fermi energy
     wall_time_s: float | None
+    processor_cores: int | None  # MPI processes × threads from the banner (core-hours = wall × cores)
     errors: tuple[QEError, ...]
     n_atoms: int | None
     lattice_parameter_bohr: float | None
@@ -127,6 +129,7 @@ def parse_pw_output(path: str | Path) -> PwOutput:
         fermi_energy_ev=_last(_FERMI, text),
         highest_occupied_ev=_last(_HOMO, text),
         wall_time_s=wall_time_s(text, "PWSCF", path),
+        processor_cores=processor_cores(text),
         errors=errors,
         n_atoms=_last(_NAT, text, int),
         lattice_parameter_bohr=_last(_ALAT, text),

@@ -368,6 +368,8 @@ class Provenance(BaseModel):
     job_uuids: dict[str, str] = Field(default_factory=dict, description="step name → jobflow uuid")
     run_dirs: dict[str, str] = Field(default_factory=dict, description="step name → run directory")
     wall_times_s: dict[str, float] = Field(default_factory=dict, description="step name → QE wall time")
+    processor_cores: dict[str, int] = Field(
+        default_factory=dict, description="step name → cores it ran on (pw.x, ph.x); a step not listed ran on one")
     betenet_version: str = Field(default=__version__)
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from betenet.parsers import ParseError, parse_pw_output
+from betenet.parsers import ParseError, parse_ph_output, parse_pw_output, processor_cores
 from conftest import FIXTURES
 
 AL = FIXTURES / "qe-6.7" / "al"
@@ -71,3 +71,14 @@ def test_spin_polarised_scf_gives_the_converged_magnetisation():
 def test_spin_unpolarised_scf_has_no_magnetisation():
     out = parse_pw_output(AL / "scf.out")
     assert out.total_magnetization_muB is None and out.absolute_magnetization_muB is None
+
+
+def test_processor_cores_come_from_the_banner():
+    """Core-hours are wall time × cores: the fixtures ran pw.x/ph.x on 2 MPI ranks and q2r.x on one;
+    QE 7 counts MPI processes × OpenMP threads as 'processor cores'; a serial build says so."""
+    assert parse_pw_output(AL / "scf.out").processor_cores == 2
+    assert parse_ph_output(AL / "elph.out").processor_cores == 2
+    assert processor_cores((AL / "q2r.out").read_text()) == 1
+    assert parse_pw_output(FIXTURES / "qe-7" / "al" / "scf.out").processor_cores == 2
+    assert processor_cores("     Program PWSCF v.6.7 starts on  1Dec2026\n     Serial version\n") == 1
+    assert processor_cores("     Program PWSCF v.6.7 starts on  1Dec2026\n") is None

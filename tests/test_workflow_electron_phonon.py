@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from betenet.parsers.ph import parse_ph_output
+from betenet.parsers import parse_ph_output, processor_cores
 from betenet.qe.pseudo import md5sum
 from betenet.settings import override_settings
 from betenet.store.stores import get_store
@@ -154,6 +154,16 @@ def test_unstable_cell_is_stored_without_elph(tmp_path):
     assert doc.lambda_qsum == []
 
 
+def test_document_records_the_cores_pw_and_ph_ran_on(al_embedded):
+    """The campaign's cost is wall time × cores: each pw.x/ph.x step records the cores its banner reports."""
+    provenance = al_embedded[0].provenance
+    banner = processor_cores((Path(provenance.run_dirs["scf"]) / "pw.out").read_text())
+    assert banner is not None and provenance.processor_cores["scf"] == banner
+    assert {"scf", "ph_coarse", "scf_la2F", "ph_elph"} <= set(provenance.processor_cores)
+    assert set(provenance.processor_cores) <= set(provenance.wall_times_s)
+    assert not any(step.startswith(("q2r", "matdyn", "lambda")) for step in provenance.processor_cores)
+
+
 def test_q_split_gives_the_same_lambda(tmp_path, al_embedded):
     doc, _, _ = run_al(tmp_path, q_split=2)
     assert {"ph_elph_q1-1", "ph_elph_q2-3"} <= set(doc.provenance.run_dirs)
@@ -184,3 +194,6 @@ def test_failed_flow_is_stored_with_its_reason(tmp_path):
     run_root = Path(doc.provenance.run_dirs["flow"])  # the failed pw.x output is findable from the document
     assert run_root.is_relative_to(tmp_path) and list(run_root.rglob("pw.out"))
     assert doc.a2f is None and doc.stability is None and doc.lambda_ is None
+    # what the failure cost is recorded: the pw.x run that failed, with its cores
+    assert list(doc.provenance.wall_times_s) == ["1 pw"] and doc.provenance.wall_times_s["1 pw"] > 0
+    assert doc.provenance.processor_cores["1 pw"] == processor_cores(next(run_root.rglob("pw.out")).read_text())

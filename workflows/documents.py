@@ -120,6 +120,7 @@ def build_document(settings: ElectronPhononSettings, structure: Structure, input
         job_uuids={**{k: t.job_uuid for k, t in tasks.items() if t.job_uuid}, **route.provenance.job_uuids},
         run_dirs={**{k: t.dir_name for k, t in tasks.items()}, **route.provenance.run_dirs},
         wall_times_s={**{k: t.wall_time_s for k, t in tasks.items()}, **route.provenance.wall_times_s},
+        processor_cores={k: t.processor_cores for k, t in tasks.items() if t.processor_cores},
     )
     if fine_dos is not None:
         fine_fc = force_constants_file(tasks["q2r_elph"]) if "q2r_elph" in tasks else None

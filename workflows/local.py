@@ -7,8 +7,10 @@ reason (DESIGN: failed materials are stored too, never a sentinel number).
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import re
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -16,10 +18,12 @@ from pathlib import Path
 from jobflow import run_locally
 from pymatgen.core import Structure
 
+from betenet.parsers import processor_cores
 from betenet.settings import get_settings
 from betenet.store.documents import ElectronPhononDoc
 from betenet.store.stores import get_job_store, get_store, load_document, save_document
 from betenet.workflows.flows import ElectronPhononMaker, build_document
+from betenet.workflows.qe_run import RUNS_SUFFIX
 
 _FAILED = re.compile(r"^(?P<job>.+?) failed with exception:\n(?P<trace>.*)$", re.DOTALL)
 
@@ -63,6 +67,23 @@ class _JobEvents(logging.Handler):
 FINISHED_STATUSES = ("ok", "unstable", "unresolved", "unsupported")
 
 
+def qe_runs_since(root: Path, start: float) -> tuple[dict[str, float], dict[str, int]]:
+    """QE wall time and cores of every run under `root` since `start` (epoch s), the failing one included:
+    what a failed flow cost. Steps are named by order and program, e.g. '1 pw', '2 ph'."""
+    records = sorted((p for p in root.rglob(f"*{RUNS_SUFFIX}") if p.stat().st_mtime >= start),
+                     key=lambda p: p.stat().st_mtime)
+    walls, cores = {}, {}
+    for n, path in enumerate(records, 1):
+        label = path.name.removesuffix(RUNS_SUFFIX)
+        step = f"{n} {label}"
+        walls[step] = sum(run["wall_time_s"] for run in json.loads(path.read_text()))
+        stdout = path.with_name(f"{label}.out")
+        found = processor_cores(stdout.read_text(errors="replace")) if stdout.is_file() else None
+        if found:
+            cores[step] = found
+    return walls, cores
+
+
 def finished_document(structure: Structure, maker: ElectronPhononMaker) -> ElectronPhononDoc | None:
     """The stored document of this structure and these settings when it needs no rerun, else None."""
     calc_id, _ = maker.identity(structure)
@@ -88,6 +109,7 @@ def run_structure(structure: Structure, maker: ElectronPhononMaker, root_dir: st
     logger.addHandler(events)
     previous_level = logger.level
     logger.setLevel(logging.INFO)
+    start = time.time()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # jobflow's own use of monty's deprecated cd
@@ -106,4 +128,5 @@ def run_structure(structure: Structure, maker: ElectronPhononMaker, root_dir: st
     failed = build_document(maker.settings, structure, structure, calc_id, [p.model_dump() for p in pseudos],
                             {}, None, status_reason=reason)
     failed.provenance.run_dirs["flow"] = str(root)  # where the failed step's files are
+    failed.provenance.wall_times_s, failed.provenance.processor_cores = qe_runs_since(root, start)
     return save_document(failed, get_store())

@@ -151,7 +151,8 @@ class PwMaker(Maker):
             final = _relaxed_structure(here / "pw.out")
         return QETaskDoc(
             program="pw", label="pw", dir_name=str(here), job_uuid=_job_uuid(), qe_version=out.qe_version,
-            wall_time_s=summary["wall_time_s"], attempts=summary["attempts"], corrections=summary["corrections"],
+            wall_time_s=summary["wall_time_s"], processor_cores=out.processor_cores, attempts=summary["attempts"],
+            corrections=summary["corrections"],
             parameters=summary["spec"]["parameters"], structure=final, kgrid=kgrid,
             total_energy_Ry=out.total_energy_ry, fermi_energy_eV=out.fermi_energy_ev,
             total_magnetization_muB=out.total_magnetization_muB,
@@ -213,7 +214,8 @@ class PhMaker(Maker):
         freqs = [f for q in computed for f in _optical_or_finite_q(q)]
         return QETaskDoc(
             program="ph", label="ph", dir_name=str(here), job_uuid=_job_uuid(), qe_version=out.qe_version,
-            wall_time_s=summary["wall_time_s"], attempts=summary["attempts"], corrections=summary["corrections"],
+            wall_time_s=summary["wall_time_s"], processor_cores=out.processor_cores, attempts=summary["attempts"],
+            corrections=summary["corrections"],
             parameters=summary["spec"]["parameters"], qgrid=tuple(self.qgrid), n_qpoints=len(out.grid_q_points_cart_2pi_alat),
             qpoint_range=(int(start_q), int(last_q)) if start_q is not None else None,
             lowest_frequency_meV=min(freqs) * THZ_TO_MEV if freqs else None,

@@ -19,6 +19,8 @@ class QETaskDoc(BaseModel):
     job_uuid: str | None = None
     qe_version: str | None = None
     wall_time_s: float = Field(description="QE wall time summed over custodian attempts, s.")
+    processor_cores: int | None = Field(default=None, description="Cores pw.x/ph.x reported running on (MPI "
+                                        "processes × threads); None for the other programs and older documents.")
     attempts: int = 1
     corrections: list[dict[str, Any]] = Field(default_factory=list)
     parameters: dict[str, Any] = Field(default_factory=dict, description="Final namelist values.")
