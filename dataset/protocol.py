@@ -64,8 +64,8 @@ def label_sources(docs: list[ElectronPhononDoc]) -> dict[str, int]:
 
 def check_single_protocol(docs: list[ElectronPhononDoc]) -> None:
     """MixedProtocolError naming, for every aspect that differs, the documents outside its commonest value."""
-    conflicts = []
-    for aspect, values in sorted(_values(docs).items()):
+    conflicts, table = [], _values(docs)
+    for aspect, values in sorted(table.items()):
         if len(values) < 2:
             continue
         ranked = sorted(values.items(), key=lambda item: (-len(item[1]), item[0]))
@@ -77,7 +77,8 @@ def check_single_protocol(docs: list[ElectronPhononDoc]) -> None:
             parts.append(f"{value} in {len(ids)} ({named})")
         conflicts.append(f"{aspect} {common} in {len(common_ids)} document(s) but " + "; ".join(parts))
     if conflicts:
+        commonest_preset = max(table["preset"].items(), key=lambda item: len(item[1]))[0]
         raise MixedProtocolError(
             "the matching documents come from different protocols: " + " | ".join(conflicts)
-            + " — narrow the query (e.g. --where '{\"parameters.preset\": \"fast\"}') or mix them knowingly "
-            "with --allow-mixed (the manifest then records every protocol)")
+            + f" — narrow the query (e.g. --where '{{\"parameters.preset\": \"{commonest_preset}\"}}') or mix them "
+            "knowingly with --allow-mixed (the manifest then records every protocol)")

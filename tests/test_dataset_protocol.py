@@ -57,6 +57,7 @@ def test_mixed_protocols_are_refused_naming_the_documents(mixed_home, tmp_path, 
     assert len(with_al) > 1
     assert f"Al pseudopotential Al.upf (md5 a92309766db89a6b54a5f8790cc4d69e) in {len(with_al)} document(s) " \
            f"but Al.pz-vbc.UPF (md5 69dcd8cd7cc1bedf536afd524f174f6a) in 1 ({test_al})" in line
+    assert "--where '{\"parameters.preset\": \"validation\"}'" in line  # the hint's example: the commonest preset
     assert "--allow-mixed" in line
     assert not (tmp_path / "data").exists()  # nothing written
 
