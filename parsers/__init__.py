@@ -33,11 +33,11 @@ __all__ = [
     "PhononFrequencies",
     "PwOutput",
     "parse_a2f_dos",
-    "processor_cores",
     "parse_lambda_output",
     "parse_matdyn_dos",
     "parse_matdyn_freq",
     "parse_matdyn_lambda",
     "parse_ph_output",
     "parse_pw_output",
+    "processor_cores",
 ]

@@ -23,6 +23,7 @@ _ERROR_BLOCK = re.compile(
 _JOB_DONE = re.compile(r"^\s*JOB DONE\.", re.MULTILINE)
 # `Parallel version (MPI), running on     2 processors`; QE 7: `(MPI & OpenMP), running on   8 processor cores`
 _PROCESSOR_CORES = re.compile(r"^\s*Parallel version \([^)]*\), running on\s+(\d+)\s+processor", re.MULTILINE)
+_SERIAL = re.compile(r"^\s*Serial version", re.MULTILINE)
 _CLOCK_PART = re.compile(r"(\d+(?:\.\d*)?)\s*([dhms])")
 _CLOCK_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 
@@ -82,7 +83,7 @@ def processor_cores(text: str) -> int | None:
     found = _PROCESSOR_CORES.search(text)
     if found:
         return int(found.group(1))
-    return 1 if re.search(r"^\s*Serial version", text, re.MULTILINE) else None
+    return 1 if _SERIAL.search(text) else None
 
 
 def job_done(text: str) -> bool:
